@@ -1,0 +1,29 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Prebuilt wheels only, so nothing compiles (dlib from dlib-bin). Two pure-Python packages
+# publish no wheel: face-recognition-models 0.3 (dlib's model files) and imutils.
+PIP_FLAGS := --only-binary=:all: --no-binary=face-recognition-models,imutils
+BACKEND ?= cpu
+
+.PHONY: install demo test benchmark clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(PIP_FLAGS) -e '.[$(BACKEND),dev,notebooks]'
+	touch $@
+
+demo: install
+	$(VENV)/bin/swapface demo
+
+test: install
+	$(PY) -m pytest -q -ra
+
+benchmark: install
+	$(PY) benchmarks/extract_speed.py
+
+clean:
+	rm -rf demo-output .pytest_cache

@@ -1,0 +1,310 @@
+"""Stage 1: find faces, put 68 landmarks on them and align them to the mean face.
+
+Images are uint8 BGR arrays of shape (H, W, 3), as OpenCV reads them. dlib wants RGB (for
+identity descriptors) or grayscale (for detection and landmarks), so we convert at the call.
+
+The alignment is the one the original deepfakes code used: a similarity transform
+(rotation, uniform scale, translation) fitted with Umeyama's method from landmarks 17-67
+(brows, eyes, nose, mouth; the jaw line is left out because it moves with pose) to a
+51-point mean face. The same 2x3 matrix later pastes the swapped face back.
+
+Example:
+    >>> from swapface import faces, media
+    >>> image = media.read_image("data/obama/c000_f00000.jpg")
+    >>> found = faces.find_faces(image)
+    >>> crop = faces.align(image, found[0].matrix, size=256)
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import dlib
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# The 51-point mean face of the 2017 deepfakes code (landmarks 17-67 of dlib's 68-point
+# scheme), in a unit square. Aligned crops map this square onto their central `coverage`.
+MEAN_FACE_X = np.array([
+    0.000213256, 0.0752622, 0.18113, 0.29077, 0.393397, 0.586856, 0.689483, 0.799124,
+    0.904991, 0.98004, 0.490127, 0.490127, 0.490127, 0.490127, 0.36688, 0.426036,
+    0.490127, 0.554217, 0.613373, 0.121737, 0.187122, 0.265825, 0.334606, 0.260918,
+    0.182743, 0.645647, 0.714428, 0.793132, 0.858516, 0.79751, 0.719335, 0.254149,
+    0.340985, 0.428858, 0.490127, 0.551395, 0.639268, 0.726104, 0.642159, 0.556721,
+    0.490127, 0.423532, 0.338094, 0.290379, 0.428096, 0.490127, 0.552157, 0.689874,
+    0.553364, 0.490127, 0.42689])
+MEAN_FACE_Y = np.array([
+    0.106454, 0.038915, 0.0187482, 0.0344891, 0.0773906, 0.0773906, 0.0344891,
+    0.0187482, 0.038915, 0.106454, 0.203352, 0.307009, 0.409805, 0.515625, 0.587326,
+    0.609345, 0.628106, 0.609345, 0.587326, 0.216423, 0.178758, 0.179852, 0.231733,
+    0.245099, 0.244077, 0.231733, 0.179852, 0.178758, 0.216423, 0.244077, 0.245099,
+    0.780233, 0.745405, 0.727388, 0.742578, 0.727388, 0.745405, 0.780233, 0.864805,
+    0.902192, 0.909281, 0.902192, 0.864805, 0.784792, 0.778746, 0.785343, 0.778746,
+    0.784792, 0.824182, 0.831803, 0.824182])
+MEAN_FACE = np.stack([MEAN_FACE_X, MEAN_FACE_Y], axis=1)  # (51, 2) float64
+
+# Index ranges in dlib's 68-point scheme (the person's right eye is on the image's left).
+RIGHT_EYE = slice(36, 42)
+LEFT_EYE = slice(42, 48)
+ALIGN_POINTS = slice(17, 68)  # the points that MEAN_FACE describes
+
+# The 2017 code cropped 256 px faces with 48 px padding: the mean face spans 160 px.
+DEFAULT_COVERAGE = 160 / 256
+DEFAULT_EYE_WEIGHT = 32.0  # see fit_weights
+
+_MODEL_FILES = {
+    "landmarks": "shape_predictor_68_face_landmarks.dat",
+    "descriptor": "dlib_face_recognition_resnet_model_v1.dat",
+    "cnn": "mmod_human_face_detector.dat",
+}
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """How faces are detected and aligned."""
+
+    detector: str = "hog"  # "hog" (fast, CPU) or "cnn" (dlib's mmod: slower, finds harder poses)
+    detect_width: int = 640  # detect on a copy this wide (0 = full size); landmarks use full size
+    upsample: int = 0  # times dlib upsamples the detection copy; finds faces under ~80 px
+    size: int = 256  # side of the aligned crop in pixels
+    coverage: float = DEFAULT_COVERAGE  # share of the crop's side that the mean face spans
+    eye_weight: float = DEFAULT_EYE_WEIGHT  # weight of the eye points in the fit (1 = the 2017 fit)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face in one image: where it is and how to align it.
+
+    `box` is (left, top, right, bottom) in image pixels, `landmarks` is (68, 2) float64 (x, y)
+    in image pixels, and `matrix` is the 2x3 float64 affine that maps image pixels to the
+    pixels of the aligned crop of side `size`.
+    """
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray
+    matrix: np.ndarray
+    size: int
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+
+def model_path(name: str) -> Path:
+    """Path of one of dlib's model files shipped by the `face-recognition-models` package.
+
+    We find the package with `importlib` rather than importing it: its `__init__` needs
+    `pkg_resources`, which current setuptools no longer ships.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the face-recognition-models package is not installed: pip install face-recognition-models")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / _MODEL_FILES[name]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: dlib model file missing (reinstall face-recognition-models>=0.3)")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _detector(kind: str):
+    if kind == "hog":
+        return dlib.get_frontal_face_detector()
+    if kind == "cnn":
+        return dlib.cnn_face_detection_model_v1(str(model_path("cnn")))
+    raise ValueError(f"unknown detector {kind!r}: use 'hog' or 'cnn'")
+
+
+@functools.lru_cache(maxsize=None)
+def _predictor():
+    return dlib.shape_predictor(str(model_path("landmarks")))
+
+
+@functools.lru_cache(maxsize=None)
+def _encoder():
+    return dlib.face_recognition_model_v1(str(model_path("descriptor")))
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray, estimate_scale: bool = True,
+            weights: np.ndarray | None = None) -> np.ndarray:
+    """Least-squares similarity transform taking points `src` (N, 2) onto `dst` (N, 2).
+
+    Returns the 3x3 float64 homogeneous matrix. Umeyama (1991), "Least-squares estimation of
+    transformation parameters between two point patterns", with optional per-point `weights`
+    (N,); the reflection case is excluded, so a face is never mirrored.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    dim = src.shape[1]
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = (w / w.sum())[:, None]
+    src_mean, dst_mean = (w * src).sum(axis=0), (w * dst).sum(axis=0)
+    src_demean, dst_demean = src - src_mean, dst - dst_mean
+    cov = (w * dst_demean).T @ src_demean
+    sign = np.ones(dim)
+    if np.linalg.det(cov) < 0:
+        sign[-1] = -1
+    u, s, vt = np.linalg.svd(cov)
+    rotation = u @ np.diag(sign) @ vt
+    scale = (s @ sign) / (w * src_demean ** 2).sum() if estimate_scale else 1.0
+    transform = np.eye(dim + 1)
+    transform[:dim, :dim] = scale * rotation
+    transform[:dim, dim] = dst_mean - scale * rotation @ src_mean
+    return transform
+
+
+def fit_weights(eye_weight: float = DEFAULT_EYE_WEIGHT) -> np.ndarray:
+    """Weights (51,) of the mean-face points in the alignment fit: eyes count `eye_weight` times.
+
+    With equal weights (the 2017 fit) a face's eyes land 3 px or more from the mean face's in
+    half the 256 px crops, because mouth and brows pull the fit. Weighting the twelve eye
+    points pins the eyes, so the network always finds them at the same place.
+    """
+    weights = np.ones(51)
+    weights[RIGHT_EYE.start - 17: LEFT_EYE.stop - 17] = eye_weight
+    return weights
+
+
+def mean_face_points(size: int = 256, coverage: float = DEFAULT_COVERAGE) -> np.ndarray:
+    """The 51 mean-face points (float64, (51, 2)) in the pixels of an aligned crop of side `size`."""
+    padding = size * (1 - coverage) / 2
+    return MEAN_FACE * size * coverage + padding
+
+
+def align_matrix(landmarks: np.ndarray, size: int = 256, coverage: float = DEFAULT_COVERAGE,
+                 eye_weight: float = DEFAULT_EYE_WEIGHT) -> np.ndarray:
+    """2x3 float64 matrix taking image pixels to aligned-crop pixels, from (68, 2) landmarks."""
+    return umeyama(landmarks[ALIGN_POINTS], mean_face_points(size, coverage), weights=fit_weights(eye_weight))[:2]
+
+
+def align(image: np.ndarray, matrix: np.ndarray, size: int = 256) -> np.ndarray:
+    """Cut the aligned face (size, size, C) out of `image` with the 2x3 `matrix`; same dtype.
+
+    Pixels outside the image repeat the border, so faces near the edge have no black wedges
+    for the network to learn.
+    """
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_AREA,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine `matrix` to (N, 2) points; returns float64 (N, 2)."""
+    points = np.asarray(points, dtype=np.float64)
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def eye_centres(landmarks: np.ndarray) -> np.ndarray:
+    """Centres of the (image-left, image-right) eyes, float64 (2, 2), from (68, 2) landmarks."""
+    return np.stack([landmarks[RIGHT_EYE].mean(axis=0), landmarks[LEFT_EYE].mean(axis=0)])
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """uint8 BGR (H, W, 3) or gray (H, W) to a contiguous uint8 gray (H, W)."""
+    if image.ndim == 2:
+        return np.ascontiguousarray(image)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def detect(gray: np.ndarray, settings: FaceSettings = FaceSettings()) -> list[tuple[int, int, int, int]]:
+    """Face boxes (left, top, right, bottom) in the pixels of `gray` (uint8, (H, W)).
+
+    For speed the detector runs on a copy `settings.detect_width` wide: HOG cost grows with
+    the pixel count, and a 720p frame holds faces far larger than the detector's 80 px window.
+    """
+    height, width = gray.shape[:2]
+    scale = 1.0
+    small = gray
+    if settings.detect_width and width > settings.detect_width:
+        scale = settings.detect_width / width
+        small = cv2.resize(gray, (settings.detect_width, round(height * scale)),
+                           interpolation=cv2.INTER_AREA)
+    found = _detector(settings.detector)(small, settings.upsample)
+    if settings.detector == "cnn":
+        found = [d.rect for d in found]
+    boxes = []
+    for rect in found:
+        box = (rect.left() / scale, rect.top() / scale, rect.right() / scale, rect.bottom() / scale)
+        boxes.append(tuple(int(round(v)) for v in box))
+    return boxes
+
+
+def landmarks(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The 68 dlib landmarks (float64, (68, 2), x then y) of the face in `box` of `gray`."""
+    shape = _predictor()(gray, dlib.rectangle(*box))
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+def find_faces(image: np.ndarray, settings: FaceSettings = FaceSettings()) -> list[Face]:
+    """Every face in `image` (uint8 BGR (H, W, 3) or gray), left to right."""
+    gray = to_gray(image)
+    found = []
+    for box in sorted(detect(gray, settings)):
+        points = landmarks(gray, box)
+        found.append(Face(box=box, landmarks=points,
+                          matrix=align_matrix(points, settings.size, settings.coverage, settings.eye_weight),
+                          size=settings.size))
+    return found
+
+
+def descriptor(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """dlib's 128-d identity descriptor (float64, (128,)) of the face with (68, 2) `points`.
+
+    `image` is uint8 BGR (H, W, 3). Two photos of one person are usually under 0.6 apart
+    (Euclidean), two people over it.
+    """
+    rgb = np.ascontiguousarray(image[..., ::-1]) if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    rect = dlib.rectangle(int(x0), int(y0), int(x1), int(y1))
+    shape = dlib.full_object_detection(rect, [dlib.point(int(round(x)), int(round(y))) for x, y in points])
+    return np.array(_encoder().compute_face_descriptor(rgb, shape), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class IdentityFilter:
+    """Keeps faces near the reference descriptors (and away from the excluded ones).
+
+    `references` and `excluded` are (N, 128) float64 descriptors; `threshold` is dlib's
+    customary 0.6: a face is "the same person" when any reference is nearer than that.
+    """
+
+    references: np.ndarray
+    excluded: np.ndarray = field(default_factory=lambda: np.zeros((0, 128)))
+    threshold: float = 0.6
+
+    def distance(self, desc: np.ndarray) -> float:
+        """Distance of one descriptor to the nearest reference."""
+        return float(np.linalg.norm(self.references - desc, axis=1).min())
+
+    def accepts(self, desc: np.ndarray) -> bool:
+        if self.distance(desc) >= self.threshold:
+            return False
+        if len(self.excluded):
+            # A face nearer to an excluded person than to every reference is not ours.
+            return float(np.linalg.norm(self.excluded - desc, axis=1).min()) > self.distance(desc)
+        return True
+
+
+def reference_descriptors(images: list[np.ndarray], names: list[str],
+                          settings: FaceSettings = FaceSettings()) -> np.ndarray:
+    """Descriptors (N, 128) of the largest face in each reference image.
+
+    Raises ValueError naming the file when a reference photo has no face, since a filter
+    built from nothing would silently drop every face.
+    """
+    descs = []
+    for image, name in zip(images, names):
+        found = find_faces(image, settings)
+        if not found:
+            found = find_faces(image, FaceSettings(detect_width=0, upsample=1))
+        if not found:
+            raise ValueError(f"{name}: no face found in the reference photo")
+        largest = max(found, key=lambda f: f.width)
+        descs.append(descriptor(image, largest.landmarks))
+    return np.array(descs).reshape(-1, 128)

@@ -1,0 +1,437 @@
+"""The 2017 deepfakes autoencoder: one shared encoder, one decoder per identity.
+
+Both autoencoders (face A -> encoder -> decoder A, face B -> encoder -> decoder B) are
+trained to redraw their own faces. Because the encoder is shared, it has to describe both
+people with the same code (pose, expression, light); each decoder learns to draw its own
+person from that code. The swap is then: encode a face of A, decode it with decoder B.
+
+Faces are BGR float32 in [0, 1], shape (N, 64, 64, 3), as `swapface.warp` makes them.
+Everything is written with Keras 3 layers and `keras.ops`, so any backend works.
+
+Example:
+    >>> model = build("tiny")
+    >>> faces = np.zeros((2, 64, 64, 3), np.float32)
+    >>> encode_decode(model, faces, "b").shape
+    (2, 64, 64, 3)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import h5py
+import keras
+import numpy as np
+from keras import layers, ops
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+PARTS = ("encoder", "decoder_a", "decoder_b")  # the sub-models saved, one weights file each
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Architecture and optimiser of one model (the 2017 model by default)."""
+
+    name: str = "original"  # preset name, written to config.json so `load` can check it
+    image_size: int = 64  # side of the input and output faces
+    encoder_filters: tuple[int, ...] = (128, 256, 512, 1024)  # one 5x5 stride-2 conv each
+    encoder_dim: int = 1024  # width of the dense bottleneck: all a face is reduced to
+    dense_channels: int = 1024  # channels of the 4x4 map the bottleneck is expanded to
+    encoder_upscale: int = 512  # filters of the encoder's upscale: the decoders' input channels
+    decoder_filters: tuple[int, ...] = (256, 128, 64)  # one x2 upscale each
+    learning_rate: float = 5e-5  # Adam; small, as 2017: the swap needs ~100k steady steps
+    beta_1: float = 0.5  # Adam's momentum; 0.5 (not 0.9), as 2017
+    beta_2: float = 0.999  # Adam's second-moment decay (Keras default)
+
+    def __post_init__(self):
+        # Four stride-2 convs reach 4x4; one encoder and three decoder upscales get back to 64.
+        bottom = self.image_size // 2 ** len(self.encoder_filters)
+        out = bottom * 2 ** (1 + len(self.decoder_filters))
+        if bottom < 1 or bottom * 2 ** len(self.encoder_filters) != self.image_size or out != self.image_size:
+            raise ValueError(f"preset {self.name!r}: {len(self.encoder_filters)} convs and "
+                             f"{len(self.decoder_filters)} decoder upscales do not map "
+                             f"{self.image_size} px back to {self.image_size} px")
+
+
+PRESETS = {
+    settings.name: settings
+    for settings in (
+        ModelSettings(),  # 2017: ~82 M parameters, ~3.8 GFLOPs per face
+        # ~8x fewer FLOPs, ~25 MB: trains in hours on a laptop.
+        ModelSettings(name="lite", encoder_filters=(32, 64, 128, 256), encoder_dim=256,
+                      dense_channels=256, encoder_upscale=128, decoder_filters=(128, 64, 32)),
+        # A toy for tests: builds and steps in milliseconds, learns nothing useful.
+        ModelSettings(name="tiny", encoder_filters=(8, 16, 32, 64), encoder_dim=32,
+                      dense_channels=16, encoder_upscale=16, decoder_filters=(16, 8, 8)),
+    )
+}
+
+
+def get_preset(name: str | ModelSettings) -> ModelSettings:
+    """The settings of preset `name` (settings pass through). Raises ValueError if unknown."""
+    if isinstance(name, ModelSettings):
+        return name
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}: choose one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+# --- Cost, counted from the architecture without building it ---------------------------------
+
+def _weighted_layers(settings: ModelSettings, part: str) -> Iterator[tuple[int, int, int, int]]:
+    """(kernel area, in channels, out channels, output pixels) of each conv/dense in `part`.
+
+    `part` is "encoder" or "decoder". Dense layers count as 1x1 convs on one pixel.
+    """
+    side = settings.image_size // 2 ** len(settings.encoder_filters)
+    if part == "encoder":
+        channels, size = 3, settings.image_size
+        for filters in settings.encoder_filters:
+            size //= 2
+            yield 25, channels, filters, size * size
+            channels = filters
+        yield 1, side * side * channels, settings.encoder_dim, 1
+        yield 1, settings.encoder_dim, side * side * settings.dense_channels, 1
+        yield 9, settings.dense_channels, 4 * settings.encoder_upscale, side * side
+        return
+    channels, size = settings.encoder_upscale, side * 2
+    for filters in settings.decoder_filters:
+        yield 9, channels, 4 * filters, size * size
+        channels, size = filters, size * 2
+    yield 25, channels, 3, size * size
+
+
+def count_params(settings: ModelSettings | str) -> int:
+    """Trainable parameters of the encoder and both decoders (weights and biases)."""
+    settings = get_preset(settings)
+
+    def part(name):
+        return sum(k * cin * cout + cout for k, cin, cout, _ in _weighted_layers(settings, name))
+    return part("encoder") + 2 * part("decoder")
+
+
+def count_flops(settings: ModelSettings | str) -> int:
+    """Forward FLOPs for one face through encoder + one decoder (2 per multiply-add).
+
+    Convs and dense layers only: activations and pixel shuffles are a rounding error.
+    """
+    settings = get_preset(settings)
+    return sum(2 * k * cin * cout * pixels
+               for name in ("encoder", "decoder")
+               for k, cin, cout, pixels in _weighted_layers(settings, name))
+
+
+def weights_mb(settings: ModelSettings | str) -> float:
+    """Size of the float32 weights of the encoder and both decoders, in MB (10**6 bytes)."""
+    return count_params(settings) * 4 / 1e6
+
+
+# --- Layers and models --------------------------------------------------------------------------
+
+@keras.saving.register_keras_serializable(package="swapface")
+class PixelShuffle(layers.Layer):
+    """Sub-pixel upscaling: (N, H, W, C) -> (N, 2H, 2W, C/4), no weights.
+
+    Channel order is that of the 2017 Keras 2 `PixelShuffler` (channels_last), so the 2017
+    weights load unchanged: output pixel (2y + i, 2x + j), channel c, is input pixel (y, x),
+    channel (2i + j) * C/4 + c. Height, width and channels must be known when built.
+    """
+
+    def __init__(self, size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size  # the upscale factor along each axis
+
+    def call(self, inputs):
+        _, height, width, channels = inputs.shape
+        size, out = self.size, channels // (self.size * self.size)
+        x = ops.reshape(inputs, (-1, height, width, size, size, out))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, height * size, width * size, out))
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        return batch, height * self.size, width * self.size, channels // (self.size * self.size)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+def _conv(x, filters: int, name: str):
+    # 2017's downscale block: strided 5x5 conv instead of pooling, leaky so no unit dies.
+    x = layers.Conv2D(filters, 5, strides=2, padding="same", name=name)(x)
+    return layers.LeakyReLU(negative_slope=0.1, name=f"{name}_act")(x)
+
+
+def _upscale(x, filters: int, name: str):
+    # 2017's upscale block: 4x the channels, then shuffle them into a 2x larger image.
+    x = layers.Conv2D(filters * 4, 3, padding="same", name=f"{name}_conv")(x)
+    x = layers.LeakyReLU(negative_slope=0.1, name=f"{name}_act")(x)
+    return PixelShuffle(name=f"{name}_shuffle")(x)
+
+
+def build_encoder(settings: ModelSettings) -> keras.Model:
+    """Face (N, S, S, 3) -> code (N, S/8, S/8, encoder_upscale), float32."""
+    face = keras.Input((settings.image_size, settings.image_size, 3), name="face")
+    x = face
+    for index, filters in enumerate(settings.encoder_filters, start=1):
+        x = _conv(x, filters, f"conv_{index}")
+    side = x.shape[1]
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(settings.encoder_dim, name="dense_1")(x)
+    x = layers.Dense(side * side * settings.dense_channels, name="dense_2")(x)
+    x = layers.Reshape((side, side, settings.dense_channels), name="reshape")(x)
+    x = _upscale(x, settings.encoder_upscale, "upscale")
+    return keras.Model(face, x, name="encoder")
+
+
+def build_decoder(settings: ModelSettings, name: str) -> keras.Model:
+    """Code (N, S/8, S/8, encoder_upscale) -> face (N, S, S, 3), float32 in [0, 1]."""
+    side = settings.image_size // 2 ** len(settings.encoder_filters) * 2
+    code = keras.Input((side, side, settings.encoder_upscale), name="code")
+    x = code
+    for index, filters in enumerate(settings.decoder_filters, start=1):
+        x = _upscale(x, filters, f"upscale_{index}")
+    # Sigmoid: pixels in [0, 1] like the targets.
+    x = layers.Conv2D(3, 5, padding="same", activation="sigmoid", name="output")(x)
+    return keras.Model(code, x, name=name)
+
+
+@dataclass(frozen=True)
+class FaceSwapModel:
+    """The shared encoder, both decoders, and the two compiled autoencoders built from them."""
+
+    settings: ModelSettings
+    encoder: keras.Model
+    decoder_a: keras.Model
+    decoder_b: keras.Model
+    autoencoder_a: keras.Model  # encoder then decoder_a, compiled (Adam, mean absolute error)
+    autoencoder_b: keras.Model  # the same encoder object then decoder_b, compiled
+    names: tuple[str, str] = ("a", "b")  # the people on side a and side b
+
+    def side(self, side: str) -> str:
+        """"a" or "b" for a side given as "a", "b" or a person's name."""
+        if side in ("a", "b"):
+            return side
+        if side in self.names:
+            return "ab"[self.names.index(side)]
+        raise ValueError(f"unknown side {side!r}: use 'a', 'b' or one of {list(self.names)}")
+
+    def autoencoder(self, side: str) -> keras.Model:
+        return self.autoencoder_a if self.side(side) == "a" else self.autoencoder_b
+
+
+def _optimizer(settings: ModelSettings) -> keras.optimizers.Optimizer:
+    return keras.optimizers.Adam(learning_rate=settings.learning_rate, beta_1=settings.beta_1,
+                                 beta_2=settings.beta_2)
+
+
+def build(settings: ModelSettings | str = "original") -> FaceSwapModel:
+    """Build and compile the two autoencoders around one shared encoder.
+
+    Each autoencoder gets its own Adam: a Keras 3 optimiser serves one variable set. (2017
+    shared one Keras 2 Adam object, which also kept separate moments per model.)
+
+    Example:
+        >>> model = build("tiny")
+        >>> model.autoencoder_a.get_layer("encoder") is model.autoencoder_b.get_layer("encoder")
+        True
+    """
+    settings = get_preset(settings)
+    encoder = build_encoder(settings)
+    decoders = {side: build_decoder(settings, f"decoder_{side}") for side in "ab"}
+    autoencoders = {}
+    for side, decoder in decoders.items():
+        face = keras.Input((settings.image_size, settings.image_size, 3), name="face")
+        autoencoder = keras.Model(face, decoder(encoder(face)), name=f"autoencoder_{side}")
+        autoencoder.compile(optimizer=_optimizer(settings), loss="mean_absolute_error")
+        autoencoders[side] = autoencoder
+    log.debug("built %s model: %d parameters", settings.name, count_params(settings))
+    return FaceSwapModel(settings, encoder, decoders["a"], decoders["b"],
+                         autoencoders["a"], autoencoders["b"])
+
+
+def encode_decode(model: FaceSwapModel, faces: np.ndarray, side: str,
+                  batch_size: int = 64) -> np.ndarray:
+    """Run faces (N, S, S, 3) float32 in [0, 1] through the encoder and decoder of `side`.
+
+    `side` is "a", "b" or a person's name; decoding a face of A on side "b" is the swap.
+    Uses `predict_on_batch`: `Model.predict` costs ~100 ms of set-up per call, too slow for
+    a video converted frame by frame, and an eager `model(x)` is several times slower than
+    the compiled function `predict_on_batch` keeps. Returns float32 (N, S, S, 3) in [0, 1].
+    """
+    autoencoder = model.autoencoder(side)
+    faces = np.asarray(faces, dtype=np.float32)
+    size = model.settings.image_size
+    outputs = [np.asarray(autoencoder.predict_on_batch(faces[start:start + batch_size]), np.float32)
+               for start in range(0, len(faces), batch_size)]
+    return np.concatenate(outputs) if outputs else np.zeros((0, size, size, 3), np.float32)
+
+
+# --- Saving and loading -------------------------------------------------------------------------
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """Run `write(temporary_path)`, fsync, then rename over `path`.
+
+    The temporary file sits in the same directory (so the rename is atomic) and ends with
+    `path`'s name (Keras checks for ".weights.h5"). A crash leaves the old file or the new
+    one, never half a file.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
+    os.close(handle)
+    try:
+        write(temporary)
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    # Make the rename itself durable; some systems cannot open a directory, which is fine.
+    with contextlib.suppress(OSError):
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    return path
+
+
+def _names(names) -> tuple[str, str]:
+    if isinstance(names, dict):
+        return str(names["a"]), str(names["b"])
+    first, second = names
+    return str(first), str(second)
+
+
+def save(model: FaceSwapModel, directory: str | os.PathLike, names=None,
+         extra: dict | None = None) -> Path:
+    """Write encoder/decoder_a/decoder_b `.weights.h5` and `config.json` into `directory`.
+
+    `names` is ("obama", "trump") or {"a": ..., "b": ...} (default: `model.names`); `extra`
+    is stored as config["extra"] (e.g. the training step). The config is written last, so
+    a directory with a config has all its weights. Returns the directory.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for part in PARTS:
+        atomic_write(directory / f"{part}.weights.h5", getattr(model, part).save_weights)
+    first, second = _names(model.names if names is None else names)
+    config = {"preset": model.settings.name, "settings": dataclasses.asdict(model.settings),
+              "names": {"a": first, "b": second}, "extra": extra or {}}
+    text = json.dumps(config, indent=2) + "\n"
+    atomic_write(directory / CONFIG_FILE, lambda path: Path(path).write_text(text))
+    log.info("saved %s model to %s", model.settings.name, directory)
+    return directory
+
+
+def read_config(directory: str | os.PathLike) -> dict:
+    """The config.json of a saved model, as a dict. FileNotFoundError if there is none."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: no {CONFIG_FILE}; not a saved swapface model")
+    return json.loads(path.read_text())
+
+
+def _settings(config: dict) -> ModelSettings:
+    # JSON turned the tuples into lists; frozen settings compare equal only as tuples.
+    values = {key: tuple(value) if isinstance(value, list) else value
+              for key, value in config["settings"].items()}
+    return ModelSettings(**values)
+
+
+def _file_shapes(path: Path) -> list[tuple[int, ...]]:
+    """Shapes of every array in an HDF5 weights file, in file order."""
+    shapes = []
+    with h5py.File(path, "r") as weights:
+        weights.visititems(lambda _, item: shapes.append(item.shape)
+                           if isinstance(item, h5py.Dataset) else None)
+    return shapes
+
+
+def _guess_preset(part: str, shapes: list[tuple[int, ...]]) -> str:
+    """The preset whose `part` has weights of these sizes, or "an unknown preset"."""
+    kind = "encoder" if part == "encoder" else "decoder"
+    sizes = sorted(int(np.prod(shape)) for shape in shapes)
+    for name, settings in PRESETS.items():
+        expected = sorted(size for k, cin, cout, _ in _weighted_layers(settings, kind)
+                          for size in (k * cin * cout, cout))
+        if expected == sizes:
+            return f"the {name!r} preset"
+    return "an unknown preset"
+
+
+def _load_part(model: keras.Model, path: Path, directory: Path, name: str) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory}: {path.name} is missing")
+    # Check shapes ourselves: Keras may only warn when a file does not fit the model.
+    found = _file_shapes(path)
+    wanted = [tuple(weight.shape) for weight in model.weights]
+    if sorted(found) != sorted(wanted):
+        raise ValueError(f"{directory}: {path.name} holds weights of {_guess_preset(model.name, found)},"
+                         f" not of the {name!r} preset that config.json names")
+    model.load_weights(path)
+
+
+def load(directory: str | os.PathLike, preset: str | ModelSettings | None = None) -> FaceSwapModel:
+    """Rebuild a model saved by `save` and load its weights (and its people's names).
+
+    If `preset` is given, the saved model must be that preset, else ValueError naming
+    both. Weights files hold arrays only, no code or pickles, so loading runs nothing.
+    """
+    directory = Path(directory)
+    config = read_config(directory)
+    saved = _settings(config)
+    wanted = saved if preset is None else get_preset(preset)
+    if wanted != saved:
+        differs = " with other settings" if wanted.name == saved.name else ""
+        raise ValueError(f"{directory}: holds a {saved.name!r} model, but the "
+                         f"{wanted.name!r} preset{differs} was asked for")
+    model = build(saved)
+    for part in PARTS:
+        _load_part(getattr(model, part), directory / f"{part}.weights.h5", directory, saved.name)
+    log.info("loaded %s model from %s", saved.name, directory)
+    return dataclasses.replace(model, names=_names(config["names"]))
+
+
+def save_optimizer(optimizer: keras.optimizers.Optimizer, path: str | os.PathLike) -> Path:
+    """Write an optimiser's variables (step count, moments) to an .npz file, atomically.
+
+    For resuming training: e.g. `save_optimizer(model.autoencoder_a.optimizer, dir / "adam_a.npz")`.
+    """
+    arrays = {f"{index:04d}": ops.convert_to_numpy(variable)
+              for index, variable in enumerate(optimizer.variables)}
+
+    def write(temporary):
+        with open(temporary, "wb") as file:
+            np.savez(file, **arrays)
+    return atomic_write(path, write)
+
+
+def load_optimizer(optimizer: keras.optimizers.Optimizer, variables: list,
+                   path: str | os.PathLike) -> None:
+    """Restore `save_optimizer`'s file into `optimizer`, first built for `variables`.
+
+    `variables` is the model's `trainable_variables`. ValueError if the file does not fit.
+    """
+    if not optimizer.built:
+        optimizer.build(variables)
+    with np.load(path, allow_pickle=False) as arrays:
+        values = [arrays[key] for key in sorted(arrays.files)]
+    targets = optimizer.variables
+    if [v.shape for v in values] != [tuple(t.shape) for t in targets]:
+        raise ValueError(f"{path}: optimiser state does not fit this model "
+                         f"({len(values)} arrays saved, {len(targets)} expected)")
+    for target, value in zip(targets, values):
+        target.assign(value)

@@ -1,0 +1,147 @@
+"""Tests of the 2017 autoencoder (swapface.model), on the `tiny` preset where possible."""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from swapface import model as sm
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return sm.build("tiny")
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
+
+
+def _param_count(model):
+    return model.encoder.count_params() + model.decoder_a.count_params() + model.decoder_b.count_params()
+
+
+def test_original_has_2017_size():
+    original = sm.build("original")
+    count = _param_count(original)
+    assert 81e6 <= count <= 83e6
+    assert count == sm.count_params("original")
+    assert original.encoder.output_shape == (None, 8, 8, 512)
+    assert original.autoencoder_a.output_shape == (None, 64, 64, 3)
+
+
+@pytest.mark.parametrize("name", ["lite", "tiny"])
+def test_count_params_matches_keras(name):
+    assert _param_count(sm.build(name)) == sm.count_params(name)
+
+
+def test_lite_is_cheap_enough():
+    assert sm.count_flops("original") >= 4 * sm.count_flops("lite")
+    assert sm.weights_mb("lite") <= 30
+
+
+def test_tiny_is_tiny():
+    assert 1_000 <= sm.count_params("tiny") <= 500_000
+
+
+def test_settings_reject_sizes_that_do_not_round_trip():
+    with pytest.raises(ValueError, match="60 px"):
+        sm.ModelSettings(image_size=60)
+    with pytest.raises(ValueError, match="unknown model preset"):
+        sm.get_preset("huge")
+
+
+def _pixel_shuffler_2017(x):
+    """The 2017 Keras 2 PixelShuffler (channels_last), in numpy."""
+    batch, height, width, channels = x.shape
+    out = x.reshape(batch, height, width, 2, 2, channels // 4)
+    out = out.transpose(0, 1, 3, 2, 4, 5)
+    return out.reshape(batch, height * 2, width * 2, channels // 4)
+
+
+def test_pixel_shuffle_matches_2017():
+    x = np.random.default_rng(1).random((2, 3, 5, 12), dtype=np.float32)
+    out = keras.ops.convert_to_numpy(sm.PixelShuffle()(x))
+    np.testing.assert_array_equal(out, _pixel_shuffler_2017(x))
+    # Spelled out: output (2y + i, 2x + j), channel c is input (y, x), channel (2i + j) * 3 + c.
+    assert out[1, 2 * 2 + 1, 2 * 4 + 0, 2] == x[1, 2, 4, (2 * 1 + 0) * 3 + 2]
+
+
+def test_pixel_shuffle_serializes():
+    layer = sm.PixelShuffle(name="shuffle")
+    again = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert isinstance(again, sm.PixelShuffle) and again.size == 2
+
+
+def test_encoder_is_shared(faces):
+    model = sm.build("tiny")
+    assert model.autoencoder_a.get_layer("encoder") is model.encoder
+    assert model.autoencoder_b.get_layer("encoder") is model.encoder
+    before = sm.encode_decode(model, faces, "b")
+    decoder_b = [w.copy() for w in model.decoder_b.get_weights()]
+    model.autoencoder_a.train_on_batch(faces, faces)
+    # Training side A moved side B's output, and only through the encoder.
+    assert not np.array_equal(sm.encode_decode(model, faces, "b"), before)
+    for old, new in zip(decoder_b, model.decoder_b.get_weights()):
+        np.testing.assert_array_equal(old, new)
+
+
+def test_encode_decode(tiny, faces):
+    out = sm.encode_decode(tiny, faces, "a", batch_size=3)  # two calls, 3 + 1
+    assert out.shape == faces.shape and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+    np.testing.assert_allclose(out, sm.encode_decode(tiny, faces, "a"), atol=1e-6)
+    assert sm.encode_decode(tiny, faces[:0], "b").shape == (0, 64, 64, 3)
+    with pytest.raises(ValueError, match="unknown side"):
+        sm.encode_decode(tiny, faces, "c")
+
+
+def test_save_load_round_trip(tiny, faces, tmp_path):
+    sm.save(tiny, tmp_path, names=("obama", "trump"), extra={"step": 12})
+    loaded = sm.load(tmp_path)
+    assert loaded.names == ("obama", "trump")
+    assert loaded.settings == tiny.settings
+    for side, name in (("a", "obama"), ("b", "trump")):
+        np.testing.assert_array_equal(sm.encode_decode(loaded, faces, name),
+                                      sm.encode_decode(tiny, faces, side))
+    config = sm.read_config(tmp_path)
+    assert config["preset"] == "tiny" and config["names"] == {"a": "obama", "b": "trump"}
+    assert config["extra"] == {"step": 12}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # no temporary files left
+        "config.json", "decoder_a.weights.h5", "decoder_b.weights.h5", "encoder.weights.h5"]
+
+
+def test_load_wrong_preset_names_both(tiny, tmp_path):
+    sm.save(tiny, tmp_path)
+    sm.load(tmp_path, "tiny")
+    with pytest.raises(ValueError, match="'tiny'.*'lite'") as error:
+        sm.load(tmp_path, "lite")
+    assert str(tmp_path) in str(error.value)
+
+
+def test_load_weights_of_another_preset(tiny, tmp_path):
+    # A config that says lite over weights from tiny (say, a botched copy).
+    sm.save(tiny, tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config.update(preset="lite", settings=dataclasses.asdict(sm.PRESETS["lite"]))
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="'tiny' preset.*'lite' preset") as error:
+        sm.load(tmp_path)
+    assert str(tmp_path) in str(error.value)
+
+
+def test_optimizer_state_round_trip(faces, tmp_path):
+    model = sm.build("tiny")
+    model.autoencoder_a.train_on_batch(faces, faces)
+    path = sm.save_optimizer(model.autoencoder_a.optimizer, tmp_path / "adam_a.npz")
+    fresh = sm.build("tiny")
+    optimizer = fresh.autoencoder_a.optimizer
+    sm.load_optimizer(optimizer, fresh.autoencoder_a.trainable_variables, path)
+    for old, new in zip(model.autoencoder_a.optimizer.variables, optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(old), keras.ops.convert_to_numpy(new))
+    with pytest.raises(ValueError, match="does not fit"):
+        lite = sm.build("lite")
+        sm.load_optimizer(lite.autoencoder_a.optimizer, lite.autoencoder_a.trainable_variables, path)
