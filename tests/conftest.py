@@ -28,4 +28,4 @@ def obama_frame() -> Path:
 
 @pytest.fixture(scope="session")
 def trump_frame() -> Path:
-    return DATA / "trump" / "c006_f00046.jpg"
+    return DATA / "trump" / "c006_f00070.jpg"
