@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -99,35 +98,14 @@ def _frames(path: Path, every: int) -> Iterator[tuple[int | None, np.ndarray]]:
         yield None, media.read_image(path)
 
 
-def _read_ahead(paths: list[Path], every: int, depth: int = 8) -> Iterator[tuple[Path, int | None, object]]:
-    """Yield (path, frame, image or MediaError) while a thread decodes the next few frames."""
-    slots: queue.Queue = queue.Queue(maxsize=depth)  # bounded: memory stays constant
-    done = object()
-    stop = threading.Event()
-
-    def reader():
-        for path in paths:
-            try:
-                for frame, image in _frames(path, every):
-                    if stop.is_set():
-                        return
-                    slots.put((path, frame, image))
-            except media.MediaError as err:
-                slots.put((path, None, err))
-        slots.put(done)
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    try:
-        while (item := slots.get()) is not done:
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                slots.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
+def _frames_of(paths: list[Path], every: int) -> Iterator[tuple[Path, int | None, object]]:
+    """(path, frame, image) for every image and video frame; (path, None, MediaError) for bad files."""
+    for path in paths:
+        try:
+            for frame, image in _frames(path, every):
+                yield path, frame, image
+        except media.MediaError as err:
+            yield path, None, err
 
 
 def _check_output(paths: list[Path], inputs: list[Path], output: Path) -> None:
@@ -162,7 +140,7 @@ def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSetti
     total = sum(1 for p in paths if not media.is_video(p)) + sum(_frame_estimate(p, settings.every) for p in paths
                                                               if media.is_video(p))
     bar = tqdm(total=total, unit="frame", desc="extract", disable=not progress)
-    for path, frame, image in _read_ahead(paths, settings.every):
+    for path, frame, image in media.prefetch(_frames_of(paths, settings.every)):
         bar.update(1)
         if isinstance(image, media.MediaError):
             report.skipped.append((str(path), image.reason))
@@ -182,7 +160,8 @@ def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSetti
             name = face_name(path, frame, index, settings.suffix)
             media.write_image(output / name, crop, settings.quality)
             report.faces_kept += 1
-            records.append({"file": name, "source": str(path), "frame": frame, "face": index,
+            records.append({"file": name, "source": os.path.relpath(path.resolve(), output.resolve()),
+                            "frame": frame, "face": index,
                             "box": list(face.box), "landmarks": face.landmarks.round(2).tolist(),
                             "matrix": face.matrix.tolist()})
         bar.set_postfix(kept=report.faces_kept, refresh=False)
@@ -222,7 +201,11 @@ def write_alignments(output: Path, records: list[dict], settings: ExtractSetting
 
 
 def read_alignments(folder: str | Path) -> dict:
-    """The `alignments.json` of an extraction folder, landmarks and matrices as float64 arrays."""
+    """The `alignments.json` of an extraction folder, landmarks and matrices as float64 arrays.
+
+    Sources are stored relative to the folder (so it can move with its inputs); they come
+    back as paths usable from the current directory.
+    """
     path = Path(folder) / ALIGNMENTS
     try:
         document = json.loads(path.read_text())
@@ -233,4 +216,5 @@ def read_alignments(folder: str | Path) -> dict:
     for record in document["faces"]:
         record["landmarks"] = np.array(record["landmarks"], dtype=np.float64)
         record["matrix"] = np.array(record["matrix"], dtype=np.float64)
+        record["source"] = os.path.normpath(Path(folder) / record["source"])
     return document

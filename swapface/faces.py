@@ -278,17 +278,20 @@ class IdentityFilter:
     excluded: np.ndarray = field(default_factory=lambda: np.zeros((0, 128)))
     threshold: float = 0.6
 
+    def __post_init__(self):
+        if len(self.references) == 0:
+            raise ValueError("an identity filter needs at least one reference descriptor")
+
     def distance(self, desc: np.ndarray) -> float:
         """Distance of one descriptor to the nearest reference."""
         return float(np.linalg.norm(self.references - desc, axis=1).min())
 
     def accepts(self, desc: np.ndarray) -> bool:
-        if self.distance(desc) >= self.threshold:
+        distance = self.distance(desc)
+        if distance >= self.threshold:
             return False
-        if len(self.excluded):
-            # A face nearer to an excluded person than to every reference is not ours.
-            return float(np.linalg.norm(self.excluded - desc, axis=1).min()) > self.distance(desc)
-        return True
+        # A face nearer to an excluded person than to every reference is not ours.
+        return not len(self.excluded) or float(np.linalg.norm(self.excluded - desc, axis=1).min()) > distance
 
 
 def reference_descriptors(images: list[np.ndarray], names: list[str],

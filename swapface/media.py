@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,3 +205,42 @@ def list_inputs(inputs: list[str | Path]) -> list[Path]:
         else:
             raise MediaError(item, "no such file or folder")
     return found
+
+
+def prefetch(items: Iterable, depth: int = 8) -> Iterator:
+    """Yield from `items` while a thread produces the next `depth` of them.
+
+    Decoding (OpenCV releases the GIL) then overlaps the caller's work on the frames; the
+    queue is bounded, so a long video never piles up in memory. An exception in the
+    producer is raised in the caller.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    done, stop = object(), threading.Event()
+
+    def produce():
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                slots.put((item, None))
+        except BaseException as err:  # handed to the consumer, which re-raises it
+            slots.put((None, err))
+        slots.put((done, None))
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = slots.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                slots.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)

@@ -272,8 +272,14 @@ def encode_decode(model: FaceSwapModel, faces: np.ndarray, side: str,
     autoencoder = model.autoencoder(side)
     faces = np.asarray(faces, dtype=np.float32)
     size = model.settings.image_size
-    outputs = [np.asarray(autoencoder.predict_on_batch(faces[start:start + batch_size]), np.float32)
-               for start in range(0, len(faces), batch_size)]
+    outputs = []
+    for start in range(0, len(faces), batch_size):
+        chunk = faces[start:start + batch_size]
+        # Pad to a power of two: each new batch shape retraces the compiled function
+        # (~100 ms), and a video's face count changes from batch to batch.
+        padded = 1 << (len(chunk) - 1).bit_length()
+        chunk = np.concatenate([chunk, np.zeros((padded - len(chunk),) + chunk.shape[1:], np.float32)])
+        outputs.append(np.asarray(autoencoder.predict_on_batch(chunk), np.float32)[:len(faces[start:start + batch_size])])
     return np.concatenate(outputs) if outputs else np.zeros((0, size, size, 3), np.float32)
 
 

@@ -1,0 +1,88 @@
+"""The notebooks run top to bottom and keep to the house rules.
+
+Each notebook runs with papermill in the venv's `python3` kernel, with notebooks/ as the
+working directory (as a learner opens it), its parameters overridden so that everything it
+writes lands in pytest's tmp_path and never in the repository. To add a notebook, add its
+parameters to NOTEBOOKS ("{tmp}" becomes the test's tmp_path) and, if it writes files, a
+check to CHECKS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+
+NOTEBOOKS = {
+    "1_training_data.ipynb": {"DATA": "../data", "OUTPUT": "{tmp}/faces", "EVERY": 10},
+}
+
+
+def _aligned_faces(folder: Path, size: int = 256) -> list[dict]:
+    """Assert that `folder` holds aligned crops and their alignments.json; return its records."""
+    from swapface import extract, media
+
+    document = extract.read_alignments(folder)
+    records = document["faces"]
+    crops = sorted(p.name for p in folder.glob("*.jpg"))
+    assert crops and crops == sorted(r["file"] for r in records), folder
+    assert document["size"] == size
+    for name in crops:
+        assert media.read_image(folder / name).shape == (size, size, 3), name
+    return records
+
+
+def check_training_data(tmp: Path) -> None:
+    faces_dir = tmp / "faces"
+    for person in ("obama", "trump"):
+        records = _aligned_faces(faces_dir / person)
+        assert len(records) == len(list((ROOT / "data" / person).glob("*.jpg")))  # one face per bundled frame
+    video = _aligned_faces(faces_dir / "video")
+    assert all(r["frame"] % 10 == 0 for r in video)  # EVERY=10 reached the notebook
+    only = _aligned_faces(faces_dir / "obama_only")
+    assert not [r for r in only if "trump" in Path(r["source"]).parts]  # the identity filter worked
+
+
+CHECKS = {"1_training_data.ipynb": check_training_data}
+
+
+def _cells(name: str) -> list[dict]:
+    return json.loads((NOTEBOOK_DIR / name).read_text())["cells"]
+
+
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebook_follows_the_rules(name):
+    """Parameters cell first, no definitions (the package computes), no absolute paths, outputs saved."""
+    cells = _cells(name)
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert "parameters" in code[0].get("metadata", {}).get("tags", []), "first code cell must be tagged parameters"
+    for cell in code:
+        source = "".join(cell["source"])
+        assert not re.search(r"^\s*(async\s+)?(def|class)\s", source, re.M), f"definition in a cell:\n{source}"
+        assert "lambda" not in source, f"lambda in a cell:\n{source}"
+        assert not re.search(r"""["'](/|[A-Za-z]:\\)""", source), f"absolute path in a cell:\n{source}"
+        assert not any(o.get("output_type") == "error" for o in cell.get("outputs", [])), "saved with an error"
+    assert any(o.get("data", {}).get("image/png") for c in code for o in c.get("outputs", [])), \
+        "save the executed notebook so that GitHub shows its pictures"
+    assert (NOTEBOOK_DIR / name).stat().st_size < 2_500_000, "keep the saved notebook small"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(NOTEBOOKS))
+def test_notebook_runs(name, tmp_path):
+    papermill = pytest.importorskip("papermill")
+    parameters = {key: value.replace("{tmp}", str(tmp_path)) if isinstance(value, str) else value
+                  for key, value in NOTEBOOKS[name].items()}
+    executed = tmp_path / name
+    papermill.execute_notebook(str(NOTEBOOK_DIR / name), str(executed), parameters=parameters,
+                               cwd=str(NOTEBOOK_DIR), kernel_name="python3", progress_bar=False)
+    outputs = [o for c in json.loads(executed.read_text())["cells"] for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    if name in CHECKS:
+        CHECKS[name](tmp_path)
