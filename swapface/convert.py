@@ -1,0 +1,120 @@
+"""Stage 3 as a job: swap the faces in image files, folders and videos.
+
+Outputs mirror the input names inside the output folder (`photo.jpg` -> `OUT/photo.jpg`,
+`clip.mp4` -> `OUT/clip.mp4`), are labelled synthetic, and never replace an input. An
+existing output is kept unless `overwrite` is set.
+
+Example:
+    >>> from swapface import convert, model
+    >>> net = model.load("weights")
+    >>> report = convert.convert(["data/trump"], "swapped", net, to="obama")
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from swapface import faces, media, model as models, provenance, swap, video
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConvertReport:
+    """What a conversion did; `skipped` lists (file, reason) for each input not converted."""
+
+    output: Path
+    images: int = 0  # images written
+    videos: int = 0  # videos written
+    faces: int = 0  # faces swapped
+    written: list[Path] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"converted {self.images} images and {self.videos} videos ({self.faces} faces) into {self.output}"]
+        lines += [f"skipped {name}: {why}" for name, why in self.skipped]
+        return "\n".join(lines)
+
+
+def resolve_side(net: models.FaceSwapModel, to: str | None = None, direction: str | None = None) -> str:
+    """The decoder side ("a" or "b") to draw with, from `--to NAME` or `--direction a2b|b2a`."""
+    if to is not None:
+        return net.side(to)
+    if direction in ("a2b", "b2a"):
+        return direction[-1]
+    raise ValueError(f"say who to swap to: a name ({' or '.join(net.names)}) or a direction a2b or b2a")
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Input | output, uint8 BGR (H, 2W, 3)."""
+    return np.hstack([before, after])
+
+
+def _output_path(source: Path, output: Path) -> Path:
+    suffix = source.suffix.lower()
+    if media.is_video(source):
+        return output / f"{source.stem}.mp4"
+    return output / (source.name if suffix in (".png", ".jpg", ".jpeg") else f"{source.stem}.png")
+
+
+def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapModel, to: str,
+            settings: swap.SwapSettings = swap.SwapSettings(),
+            video_settings: video.VideoSettings = video.VideoSettings(),
+            identity: faces.IdentityFilter | None = None, overwrite: bool = False,
+            progress: bool = True) -> ConvertReport:
+    """Swap every face in `inputs` to person `to`, writing mirrored names into folder `output`.
+
+    A bad file is skipped and reported; an output that would replace an input raises
+    ValueError before anything is written.
+    """
+    output = Path(output)
+    paths = media.list_inputs(inputs)
+    plan = [(path, _output_path(path, output)) for path in paths]
+    sources = {p.resolve() for p in paths}
+    clashes = [str(dst) for _, dst in plan if dst.resolve() in sources]
+    if clashes:
+        raise ValueError(f"{clashes[0]}: output would overwrite an input; choose another output folder")
+    output.mkdir(parents=True, exist_ok=True)
+    report = ConvertReport(output=output)
+    images = [(src, dst) for src, dst in plan if not media.is_video(src)]
+    videos = [(src, dst) for src, dst in plan if media.is_video(src)]
+    for src, dst in tqdm(images, desc="convert images", unit="image", disable=not progress or not images):
+        if dst.exists() and not overwrite:
+            report.skipped.append((str(src), f"{dst} exists (use --overwrite to replace it)"))
+            continue
+        try:
+            frame = media.read_image(src)
+        except media.MediaError as err:
+            report.skipped.append((str(src), err.reason))
+            continue
+        jobs = swap.find_jobs([frame], settings, identity, net.settings.image_size)
+        if not jobs:
+            report.skipped.append((str(src), "no face found"))
+            continue
+        result = swap.swap_frames([frame], net, to, settings, jobs=jobs)[0]
+        if video_settings.side_by_side:
+            result = side_by_side(frame, result)
+        if video_settings.mark:
+            result = provenance.add_mark(result)
+        provenance.write_image(dst, result)
+        report.images += 1
+        report.faces += len(jobs)
+        report.written.append(dst)
+    for src, dst in videos:
+        if dst.exists() and not overwrite:
+            report.skipped.append((str(src), f"{dst} exists (use --overwrite to replace it)"))
+            continue
+        try:
+            result = video.convert_video(src, dst, net, to, settings, video_settings, identity, progress)
+        except media.MediaError as err:
+            report.skipped.append((str(src), err.reason))
+            continue
+        report.videos += 1
+        report.faces += result.faces
+        report.written.append(dst)
+    return report
