@@ -1,6 +1,9 @@
 """The `swapface` command line: one subcommand per stage.
 
     swapface extract INPUT... -o OUTDIR [--every N] [--size 256] [--reference IMG ...]
+    swapface train FACES_A FACES_B -m MODEL_DIR [--preset original|lite|tiny] [--pretrained DIR] ...
+    swapface convert INPUT... -m MODEL_DIR -o OUTPUT (--to NAME | --direction a2b|b2a) [--mask ...]
+    swapface demo
 
 Errors in the user's input end in one line naming the file and the problem and a non-zero
 exit; `--debug` shows the traceback instead.
@@ -71,21 +74,134 @@ def _run_extract(args) -> int:
     return 0
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
 def _demo_parser(sub) -> None:
-    p = sub.add_parser("demo", help="run the pipeline on the bundled public-domain data",
-                       description="Extract the aligned faces of the bundled frames of each person in data/.")
-    p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / "data",
-                   help="the bundled data folder")
+    p = sub.add_parser("demo", help="swap the bundled public-domain frames and clip with the bundled weights",
+                       description="Swap Obama and Trump in the frames and clip in data/, in both directions, "
+                                   "with the weights in weights/; before|after images and the clip go to OUTPUT.")
+    p.add_argument("--data", type=Path, default=ROOT / "data", help="the bundled data folder")
+    p.add_argument("--weights", type=Path, default=ROOT / "weights", help="the bundled model")
     p.add_argument("-o", "--output", type=Path, default=Path("demo-output"), help="where results go")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args) -> int:
-    from swapface.extract import extract
+    from swapface import convert, model, video
 
-    for person in ("obama", "trump"):
-        report = extract([args.data / person], args.output / "faces" / person)
-        print(f"{person}: {report.faces_kept} aligned faces in {report.output}")
+    net = model.load(args.weights)
+    a, b = net.names
+    side_by_side = video.VideoSettings(side_by_side=True)
+    for person, other in ((a, b), (b, a)):
+        report = convert.convert([args.data / person], args.output / f"{person}_to_{other}", net, other,
+                                 video_settings=side_by_side, overwrite=True)
+        print(f"{person} -> {other}: {report.images} before|after images in {report.output}")
+    clips = sorted((args.data / "video").glob("*.mp4"))
+    report = convert.convert(clips, args.output / "video", net, b, video_settings=side_by_side, overwrite=True)
+    for path in report.written:
+        print(f"video {a} -> {b}: {path}")
+    return 0
+
+
+def _train_parser(sub) -> None:
+    from swapface.train import TrainSettings  # light: Keras is imported only when training starts
+
+    defaults = TrainSettings()
+    p = sub.add_parser("train", help="train the shared encoder and both decoders; rerun to resume",
+                       description="Train the 2017 autoencoders on two folders of aligned faces (from "
+                                   "swapface extract). Checkpoints, preview.png and loss.png go to "
+                                   "MODEL_DIR; running again on the same MODEL_DIR resumes where it stopped.")
+    p.add_argument("faces_a", metavar="FACES_A", help="aligned faces of person A")
+    p.add_argument("faces_b", metavar="FACES_B", help="aligned faces of person B")
+    p.add_argument("-m", "--model-dir", required=True, metavar="MODEL_DIR", help="folder for checkpoints")
+    # The preset names of swapface.model.PRESETS, written out so that --help needs no Keras.
+    p.add_argument("--preset", choices=["original", "lite", "tiny"], default=None,
+                   help="model size (default: the saved one when resuming, else original)")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="N",
+                   help="faces per side per step (16 suits a CPU)")
+    p.add_argument("--iterations", type=int, default=defaults.iterations, metavar="N",
+                   help="total steps to reach, resumed ones included")
+    p.add_argument("--save-every", type=int, default=defaults.save_every, metavar="N",
+                   help="steps between checkpoints")
+    p.add_argument("--pretrained", metavar="DIR", help="start from another pair's saved model")
+    p.add_argument("--freeze-encoder", type=int, default=defaults.freeze_encoder_for, metavar="N",
+                   help="with --pretrained: keep the encoder frozen for the first N steps")
+    p.add_argument("--distribute", action="store_true", help="tf.distribute over all GPUs (or a TF_CONFIG cluster)")
+    p.add_argument("--mixed-precision", action="store_true", help="float16 maths (GPUs only)")
+    p.add_argument("--match-colour", action="store_true", help="2017 trick: shift A's mean colour onto B's")
+    p.add_argument("--names", nargs=2, metavar=("A", "B"), help="the two people's names (default: folder names)")
+    p.add_argument("--workers", type=int, default=defaults.workers, metavar="N",
+                   help="augmentation processes (default: one per core but one; 0: none)")
+    p.add_argument("--seed", type=int, default=defaults.seed, metavar="N")
+    p.set_defaults(run=_run_train)
+
+
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # a preempted cloud machine gets SIGTERM: checkpoint as for Ctrl-C
+
+
+def _run_train(args) -> int:
+    import signal
+
+    from swapface import train
+
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    settings = train.TrainSettings(
+        preset=args.preset, batch_size=args.batch_size, iterations=args.iterations,
+        save_every=args.save_every, seed=args.seed, workers=args.workers,
+        match_colour=args.match_colour, freeze_encoder_for=args.freeze_encoder,
+        distribute=args.distribute, mixed_precision=args.mixed_precision,
+        names=tuple(args.names) if args.names else None)
+    state = train.load_state(args.model_dir)
+    if state is not None:
+        print(f"resuming {args.model_dir} from iteration {state['iteration']}")
+    history = train.train(args.faces_a, args.faces_b, args.model_dir, settings, pretrained=args.pretrained)
+    if history["a"]:
+        print(f"iteration {len(history['a'])}: loss a {history['a'][-1]:.4f}, b {history['b'][-1]:.4f}; "
+              f"model, preview.png and loss.png in {args.model_dir}")
+    return 0
+
+
+def _convert_parser(sub) -> None:
+    p = sub.add_parser("convert", help="swap the faces in photos and videos with a trained model",
+                       description="Swap every face in images, folders and videos. Outputs mirror the input "
+                                   "names in OUTPUT and are labelled synthetic.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or videos")
+    p.add_argument("-m", "--model-dir", required=True, metavar="MODEL_DIR", help="a trained model (swapface train)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="folder for the results")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--to", metavar="NAME", help="the person to swap to, by the name stored with the model")
+    who.add_argument("--direction", choices=["a2b", "b2a"], help="a2b: faces of A become B")
+    p.add_argument("--mask", choices=["rect", "hull", "hull+rect"], default="hull+rect")
+    p.add_argument("--color", choices=["none", "avg", "lab", "hist"], default="lab", help="colour matching")
+    p.add_argument("--seamless", action="store_true", help="Poisson blending on top of the mask")
+    p.add_argument("--reference", nargs="+", default=[], metavar="IMG", help="swap only faces of this person")
+    p.add_argument("--side-by-side", action="store_true", help="write input | output")
+    p.add_argument("--no-mark", action="store_true", help="leave out the visible 'synthetic' mark "
+                                                          "(the metadata label stays)")
+    p.add_argument("--no-smooth", action="store_true", help="video: no temporal smoothing of landmarks")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    p.set_defaults(run=_run_convert)
+
+
+def _run_convert(args) -> int:
+    from swapface import convert, faces, model, swap, video
+
+    net = model.load(args.model_dir)
+    to = convert.resolve_side(net, args.to, args.direction)
+    identity = None
+    if args.reference:
+        refs = [media.read_image(p) for p in args.reference]
+        identity = faces.IdentityFilter(faces.reference_descriptors(refs, args.reference))
+    settings = swap.SwapSettings(mask=args.mask, color=args.color, seamless=args.seamless)
+    video_settings = video.VideoSettings(mark=not args.no_mark, side_by_side=args.side_by_side,
+                                         smooth=0.0 if args.no_smooth else video.VideoSettings().smooth)
+    report = convert.convert(args.inputs, args.output, net, to, settings, video_settings, identity, args.overwrite)
+    print(report.summary())
+    if not report.written:
+        print(f"error: nothing converted from {len(args.inputs)} input(s)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -94,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
     _extract_parser(sub)
+    _train_parser(sub)
+    _convert_parser(sub)
     _demo_parser(sub)
     return parser
 

@@ -67,9 +67,12 @@ PRESETS = {
     settings.name: settings
     for settings in (
         ModelSettings(),  # 2017: ~82 M parameters, ~3.8 GFLOPs per face
-        # ~8x fewer FLOPs, ~25 MB: trains in hours on a laptop.
+        # ~8x fewer FLOPs, ~25 MB: trains in hours on a laptop. It takes 4x bigger Adam
+        # steps (DCGAN's 2e-4 with the same beta_1 0.5): a CPU gives it thousands of steps,
+        # not the 100k the 2017 rate needs.
         ModelSettings(name="lite", encoder_filters=(32, 64, 128, 256), encoder_dim=256,
-                      dense_channels=256, encoder_upscale=128, decoder_filters=(128, 64, 32)),
+                      dense_channels=256, encoder_upscale=128, decoder_filters=(128, 64, 32),
+                      learning_rate=2e-4),
         # A toy for tests: builds and steps in milliseconds, learns nothing useful.
         ModelSettings(name="tiny", encoder_filters=(8, 16, 32, 64), encoder_dim=32,
                       dense_channels=16, encoder_upscale=16, decoder_filters=(16, 8, 8)),
@@ -357,10 +360,18 @@ def _settings(config: dict) -> ModelSettings:
     return ModelSettings(**values)
 
 
+def _open_h5(path: Path) -> h5py.File:
+    """Open a weights file, turning h5py's errors into one naming the file and the problem."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{path}: corrupt or truncated weights file ({err})") from err
+
+
 def _file_shapes(path: Path) -> list[tuple[int, ...]]:
     """Shapes of every array in an HDF5 weights file, in file order."""
     shapes = []
-    with h5py.File(path, "r") as weights:
+    with _open_h5(path) as weights:
         weights.visititems(lambda _, item: shapes.append(item.shape)
                            if isinstance(item, h5py.Dataset) else None)
     return shapes
@@ -387,7 +398,10 @@ def _load_part(model: keras.Model, path: Path, directory: Path, name: str) -> No
     if sorted(found) != sorted(wanted):
         raise ValueError(f"{directory}: {path.name} holds weights of {_guess_preset(model.name, found)},"
                          f" not of the {name!r} preset that config.json names")
-    model.load_weights(path)
+    try:
+        model.load_weights(path)
+    except (OSError, KeyError, ValueError) as err:
+        raise ValueError(f"{path}: corrupt weights file ({err})") from err
 
 
 def load(directory: str | os.PathLike, preset: str | ModelSettings | None = None) -> FaceSwapModel:
@@ -409,6 +423,56 @@ def load(directory: str | os.PathLike, preset: str | ModelSettings | None = None
         _load_part(getattr(model, part), directory / f"{part}.weights.h5", directory, saved.name)
     log.info("loaded %s model from %s", saved.name, directory)
     return dataclasses.replace(model, names=_names(config["names"]))
+
+
+# The 2017 notebooks saved `encoder.save_weights("models/encoder.h5")` and so on with Keras 2.
+LEGACY_FILES = {"encoder": "encoder.h5", "decoder_a": "decoder_A.h5", "decoder_b": "decoder_B.h5"}
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def legacy_arrays(path: str | os.PathLike) -> list[np.ndarray]:
+    """The weight arrays of a Keras 2 `save_weights` .h5 file, in layer order.
+
+    Keras 2 keeps a `layer_names` list at the root (under `model_weights` for a full-model
+    save) and, per layer, a `weight_names` list (kernel, then bias) naming its datasets.
+    Only arrays are read: no code, no pickles.
+    """
+    path = Path(path)
+    with _open_h5(path) as file:
+        root = file["model_weights"] if "model_weights" in file else file
+        if "layer_names" not in root.attrs:
+            raise ValueError(f"{path}: not a Keras 2 weights file (no layer_names)")
+        arrays = []
+        for layer in map(_text, root.attrs["layer_names"]):
+            group = root[layer]
+            arrays += [np.asarray(group[_text(name)]) for name in group.attrs.get("weight_names", [])]
+    return arrays
+
+
+def load_legacy(directory: str | os.PathLike, names=("a", "b")) -> FaceSwapModel:
+    """Load the 2017 deepfakes files (encoder.h5, decoder_A.h5, decoder_B.h5) as `original`.
+
+    The 2017 layer names were generated (conv2d_1, ...), so weights are matched by order
+    and shape; our PixelShuffle orders channels as the 2017 PixelShuffler did, so the
+    loaded model computes what the old one did.
+    """
+    directory = Path(directory)
+    model = build("original")
+    for part, filename in LEGACY_FILES.items():
+        path = directory / filename
+        if not path.is_file():
+            raise FileNotFoundError(f"{directory}: {filename} is missing (2017 layout: {', '.join(LEGACY_FILES.values())})")
+        arrays = legacy_arrays(path)
+        target = getattr(model, part)
+        wanted = [tuple(weight.shape) for weight in target.weights]
+        if [array.shape for array in arrays] != wanted:
+            raise ValueError(f"{path}: {len(arrays)} arrays that do not fit the 2017 {part} "
+                             f"(expected {len(wanted)} arrays of the original architecture)")
+        target.set_weights(arrays)
+    return dataclasses.replace(model, names=_names(names))
 
 
 def save_optimizer(optimizer: keras.optimizers.Optimizer, path: str | os.PathLike) -> Path:

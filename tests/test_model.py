@@ -145,3 +145,54 @@ def test_optimizer_state_round_trip(faces, tmp_path):
     with pytest.raises(ValueError, match="does not fit"):
         lite = sm.build("lite")
         sm.load_optimizer(lite.autoencoder_a.optimizer, lite.autoencoder_a.trainable_variables, path)
+
+
+def _write_keras2_weights(path, layers_and_arrays):
+    """Write arrays in the layout of Keras 2's `Model.save_weights(...h5)`, as 2017 did."""
+    import h5py
+
+    with h5py.File(path, "w") as file:
+        file.attrs["layer_names"] = [name.encode() for name, _ in layers_and_arrays]
+        file.attrs["backend"] = b"tensorflow"
+        file.attrs["keras_version"] = b"2.0.8"
+        for name, arrays in layers_and_arrays:
+            group = file.create_group(name)
+            weight_names = [f"{name}/{kind}:0" for kind in ("kernel", "bias")][: len(arrays)]
+            group.attrs["weight_names"] = [w.encode() for w in weight_names]
+            for weight_name, array in zip(weight_names, arrays):
+                group.create_dataset(weight_name, data=array)
+
+
+def test_legacy_2017_weights_load_into_original(tmp_path):
+    """Files laid out as the 2017 notebooks saved them load into the `original` preset."""
+    reference = sm.build("original")
+    rng = np.random.default_rng(0)
+    counter = iter(range(1, 100))
+    for part, filename in sm.LEGACY_FILES.items():
+        entries = []
+        for layer in getattr(reference, part).layers:
+            arrays = [rng.normal(0, 0.02, w.shape).astype(np.float32) for w in layer.weights]
+            layer.set_weights(arrays) if arrays else None
+            # Keras 2 named layers by type and a global counter; unweighted layers are listed too.
+            entries.append((f"{type(layer).__name__.lower()}_{next(counter)}", arrays))
+        _write_keras2_weights(tmp_path / filename, entries)
+    loaded = sm.load_legacy(tmp_path, names=("trump", "cage"))
+    faces = rng.uniform(0, 1, (2, 64, 64, 3)).astype(np.float32)
+    for side in "ab":
+        np.testing.assert_array_equal(sm.encode_decode(loaded, faces, side),
+                                      sm.encode_decode(reference, faces, side))
+    assert loaded.names == ("trump", "cage")
+
+
+def test_corrupt_weight_files_are_clear_errors(tmp_path):
+    net = sm.build("tiny")
+    sm.save(net, tmp_path)
+    data = (tmp_path / "decoder_b.weights.h5").read_bytes()
+    (tmp_path / "decoder_b.weights.h5").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ValueError, match="decoder_b.weights.h5: corrupt or truncated"):
+        sm.load(tmp_path)
+    (tmp_path / "decoder_b.weights.h5").write_bytes(b"\0" * 100)
+    with pytest.raises(ValueError, match="decoder_b.weights.h5: corrupt"):
+        sm.load(tmp_path)
+    with pytest.raises(FileNotFoundError, match="encoder.h5 is missing"):
+        sm.load_legacy(tmp_path)

@@ -1,0 +1,102 @@
+"""Training speed on this machine: swapface's training loop against the naive 2017 loop.
+
+The naive loop (as the 2017 script did) augments each batch in the main thread, then calls
+`train_on_batch` on autoencoder A and on autoencoder B. swapface's loop takes the same
+batches from `train.BatchStream` worker processes and runs the same two steps. Both run
+the same model, back to back, after a warm-up step that traces the train functions.
+images/s counts faces trained on, both sides: 2 x batch x iterations / seconds. The last
+rows time the augmentation pipeline alone, in augmented 64 px pairs per second.
+
+    swapface extract /work/shared/data/whitehouse/obama -o /tmp/faces/obama
+    swapface extract /work/shared/data/whitehouse/trump -o /tmp/faces/trump
+    python benchmarks/train_speed.py /tmp/faces/obama /tmp/faces/trump [--quick]
+
+`--quick` runs batch 16 only, 2 iterations per loop: a smoke test, not a measurement.
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+from swapface import train
+
+
+def naive_loop(model, faces, settings: train.TrainSettings, iterations: int, start: int) -> float:
+    """Seconds for `iterations` steps with augmentation in the main thread (the 2017 way)."""
+    began = time.perf_counter()
+    for index in range(start, start + iterations):
+        warped_a, target_a, warped_b, target_b = train.make_batch(*faces, index, settings.seed, settings.batch_size)
+        model.autoencoder_a.train_on_batch(warped_a, target_a)
+        model.autoencoder_b.train_on_batch(warped_b, target_b)
+    return time.perf_counter() - began
+
+
+def pipelined_loop(model, faces, settings: train.TrainSettings, iterations: int, start: int) -> float:
+    """Seconds for `iterations` steps as `swapface train` runs them (worker processes, `make_steps`)."""
+    steps = train.make_steps(model)
+    with train.BatchStream(*faces, settings, start=start) as batches:
+        next(batches)  # workers started and the queue full: time the steady state only
+        began = time.perf_counter()
+        for _ in range(iterations):
+            warped_a, target_a, warped_b, target_b = next(batches)
+            steps["a"](warped_a, target_a)
+            steps["b"](warped_b, target_b)
+        return time.perf_counter() - began
+
+
+def pipeline_only(faces, settings: train.TrainSettings, seconds: float) -> float:
+    """Augmented pairs per second the workers deliver when nothing else runs."""
+    with train.BatchStream(*faces, settings) as batches:
+        next(batches)
+        began, count = time.perf_counter(), 0
+        while time.perf_counter() - began < seconds:
+            next(batches)
+            count += 1
+        return 2 * settings.batch_size * count / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("faces_a", type=Path)
+    parser.add_argument("faces_b", type=Path)
+    parser.add_argument("--quick", action="store_true", help="batch 16 only, 2 iterations: a smoke test")
+    parser.add_argument("--presets", nargs="+", default=["original", "lite"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 64])
+    parser.add_argument("--iterations", type=int, default=10, help="timed steps per loop")
+    parser.add_argument("--workers", type=int, default=None, help="augmentation processes (default: train's)")
+    args = parser.parse_args()
+    batch_sizes, iterations = ([16], 2) if args.quick else (args.batch_sizes, args.iterations)
+    from swapface import model as sm
+
+    faces = (train.load_faces(args.faces_a), train.load_faces(args.faces_b))
+    workers = train.default_workers() if args.workers is None else args.workers
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"{len(faces[0])} + {len(faces[1])} faces; {workers} augmentation worker(s); {iterations} steps per loop\n")
+    print("| preset | batch | naive images/s | swapface images/s | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for preset in args.presets:
+        for batch_size in batch_sizes:
+            settings = train.TrainSettings(preset=preset, batch_size=batch_size, workers=workers)
+            model = sm.build(preset)
+            naive_loop(model, faces, settings, 1, 0)  # warm-up: trace both train functions
+            naive_s = naive_loop(model, faces, settings, iterations, 1)
+            fast_s = pipelined_loop(model, faces, settings, iterations, 1 + iterations)
+            images = 2 * batch_size * iterations
+            print(f"| {preset} | {batch_size} | {images / naive_s:.1f} | {images / fast_s:.1f} | "
+                  f"{naive_s / fast_s:.2f}x |", flush=True)
+    print("\n| augmentation | pairs/s |")
+    print("|---|---:|")
+    seconds = 3 if args.quick else 10
+    for count in sorted({0, 1, workers}):
+        settings = train.TrainSettings(batch_size=64, workers=count)
+        label = "main thread (naive)" if count == 0 else f"{count} worker process(es)"
+        print(f"| {label} | {pipeline_only(faces, settings, seconds):.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
