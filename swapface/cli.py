@@ -3,6 +3,7 @@
     swapface extract INPUT... -o OUTDIR [--every N] [--size 256] [--reference IMG ...]
     swapface train FACES_A FACES_B -m MODEL_DIR [--preset original|lite|tiny] [--pretrained DIR] ...
     swapface convert INPUT... -m MODEL_DIR -o OUTPUT (--to NAME | --direction a2b|b2a) [--mask ...]
+    swapface evaluate -m MODEL_DIR --a FRAMES_A... --b FRAMES_B... [--ref-a IMG...] [--video CLIP] -o OUTDIR
     swapface demo
 
 Errors in the user's input end in one line naming the file and the problem and a non-zero
@@ -205,6 +206,46 @@ def _run_convert(args) -> int:
     return 0
 
 
+def _evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="measure a trained model: identity, expression, pose, reconstruction, flicker",
+                       description="Swap held-out frames of A to B and of B to A and measure the result; "
+                                   "metrics.json and report.png go to OUTDIR. Without --ref-a (--ref-b) the "
+                                   "frames of A (B) are split: even positions evaluated, odd ones the references.")
+    p.add_argument("-m", "--model-dir", required=True, metavar="MODEL_DIR", help="a trained model (swapface train)")
+    p.add_argument("--a", nargs="+", required=True, metavar="FRAMES_A", help="held-out frames (files or folders) of A")
+    p.add_argument("--b", nargs="+", required=True, metavar="FRAMES_B", help="held-out frames (files or folders) of B")
+    p.add_argument("--ref-a", nargs="+", metavar="IMG", help="reference photos of A, not among FRAMES_A")
+    p.add_argument("--ref-b", nargs="+", metavar="IMG", help="reference photos of B, not among FRAMES_B")
+    p.add_argument("--video", metavar="CLIP", help="a clip of A, swapped to B for the flicker ratio")
+    p.add_argument("--video-frames", type=int, metavar="N", help="frames of the clip to check (default: 90)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for metrics.json and report.png")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args) -> int:
+    import dataclasses
+    import io
+
+    from swapface import evaluate, model
+
+    net = model.load(args.model_dir)
+    settings = evaluate.EvalSettings()
+    if args.video_frames:
+        settings = dataclasses.replace(settings, video_frames=args.video_frames)
+    results = evaluate.evaluate(net, args.a, args.b, args.ref_a, args.ref_b, args.video, settings)
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    evaluate.write_report(results, output / "metrics.json")
+    examples = {"a2b": evaluate.examples(net, args.a, "b", settings),
+                "b2a": evaluate.examples(net, args.b, "a", settings)}
+    image = io.BytesIO()
+    evaluate.report_figure(results, examples).savefig(image, format="png", dpi=100)
+    media.write_bytes_atomic(output / "report.png", image.getvalue())
+    print(evaluate.summary(results))
+    print(f"metrics.json and report.png in {output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="swapface", description="The original deepfakes face swap, explained.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
@@ -212,8 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     _extract_parser(sub)
     _train_parser(sub)
     _convert_parser(sub)
+    _evaluate_parser(sub)
     _demo_parser(sub)
     return parser
+
+
+def _one_line(err: Exception) -> str:
+    """'<file>: <problem>' for OS errors (full disk, no permission), the message otherwise."""
+    if isinstance(err, OSError) and not isinstance(err, media.MediaError) and err.strerror:
+        where = err.filename2 or err.filename
+        return f"{where}: {err.strerror}" if where else err.strerror
+    return " ".join(str(err).split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,10 +273,10 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
-    except (media.MediaError, ValueError, FileNotFoundError, OSError) as err:
+    except (media.MediaError, ValueError, OSError) as err:
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

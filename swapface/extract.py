@@ -140,36 +140,38 @@ def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSetti
     total = sum(1 for p in paths if not media.is_video(p)) + sum(_frame_estimate(p, settings.every) for p in paths
                                                               if media.is_video(p))
     bar = tqdm(total=total, unit="frame", desc="extract", disable=not progress)
-    for path, frame, image in media.prefetch(_frames_of(paths, settings.every)):
-        bar.update(1)
-        if isinstance(image, media.MediaError):
-            report.skipped.append((str(path), image.reason))
-            log.warning("%s", image)
-            continue
-        if path not in seen_files:
-            seen_files.add(path)
-            report.files_read += 1
-        report.frames_read += 1
-        for index, face in enumerate(faces.find_faces(image, face_settings)):
-            report.faces_found += 1
-            crop = faces.align(image, face.matrix, settings.size)
-            reason = _rejection(face, crop, image, settings, identity)
-            if reason:
-                report.rejected[reason] += 1
+    try:
+        for path, frame, image in media.prefetch(_frames_of(paths, settings.every)):
+            bar.update(1)
+            if isinstance(image, media.MediaError):
+                report.skipped.append((str(path), image.reason))
+                log.warning("%s", image)
                 continue
-            name = face_name(path, frame, index, settings.suffix)
-            media.write_image(output / name, crop, settings.quality)
-            report.faces_kept += 1
-            records.append({"file": name, "source": os.path.relpath(path.resolve(), output.resolve()),
-                            "frame": frame, "face": index,
-                            "box": list(face.box), "landmarks": face.landmarks.round(2).tolist(),
-                            "matrix": face.matrix.tolist()})
-        bar.set_postfix(kept=report.faces_kept, refresh=False)
-    bar.close()
+            if path not in seen_files:
+                seen_files.add(path)
+                report.files_read += 1
+            report.frames_read += 1
+            for index, face in enumerate(faces.find_faces(image, face_settings)):
+                report.faces_found += 1
+                crop = faces.align(image, face.matrix, settings.size)
+                reason = _rejection(face, crop, image, settings, identity)
+                if reason:
+                    report.rejected[reason] += 1
+                    continue
+                name = face_name(path, frame, index, settings.suffix)
+                media.write_image(output / name, crop, settings.quality)
+                report.faces_kept += 1
+                records.append({"file": name, "source": os.path.relpath(path.resolve(), output.resolve()),
+                                "frame": frame, "face": index,
+                                "box": list(face.box), "landmarks": face.landmarks.round(2).tolist(),
+                                "matrix": face.matrix.tolist()})
+            bar.set_postfix(kept=report.faces_kept, refresh=False)
+    finally:
+        bar.close()  # also on errors, so the message after it starts on a line of its own
+        write_alignments(output, records, settings)  # interrupted too: the crops written stay usable
     for path in paths:  # a video that opened but gave no frame, or a file never reached
         if path not in seen_files and not any(name == str(path) for name, _ in report.skipped):
             report.skipped.append((str(path), "no frames could be read"))
-    write_alignments(output, records, settings)
     return report
 
 
