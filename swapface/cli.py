@@ -236,8 +236,8 @@ def _run_evaluate(args) -> int:
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     evaluate.write_report(results, output / "metrics.json")
-    examples = {"a2b": evaluate.examples(net, args.a, "b", settings),
-                "b2a": evaluate.examples(net, args.b, "a", settings)}
+    examples = {"a2b": evaluate.example_faces(net, args.a, "b", settings),
+                "b2a": evaluate.example_faces(net, args.b, "a", settings)}
     image = io.BytesIO()
     evaluate.report_figure(results, examples).savefig(image, format="png", dpi=100)
     media.write_bytes_atomic(output / "report.png", image.getvalue())

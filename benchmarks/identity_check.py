@@ -1,0 +1,75 @@
+"""Acceptance check of demo weights: does a face swapped to B look like B to a face recogniser?
+
+Each held-out frame of A is swapped to B with the model; it counts when dlib's 128-d
+descriptor of the swapped face is nearer, by mean distance, to B's reference descriptors
+than to A's. Likewise B -> A. A good model passes most frames in both directions.
+
+Defaults: the clips kept out of training in ../shared/data/whitehouse/ (beside the
+project): Obama clips c000, c001, c103 and c110, and Trump frames c006_f00065 to
+c006_f00092. References must not be the evaluated frames (a face is at distance ~0 from
+its own descriptor), so without --ref-a/--ref-b each person's held-out frames are
+sorted and split: even positions are evaluated, odd positions are the references. They
+are neighbouring frames of the same clips (same day and light), which makes the
+references closer to the evaluated faces than photos from other days would be.
+
+    python benchmarks/identity_check.py [MODEL_DIR] [--a FRAME...] [--b FRAME...] [--ref-a IMG...] [--ref-b IMG...]
+
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from swapface import evaluate, media, model
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "whitehouse"
+HELD_OUT_CLIPS = {"obama": ("c000", "c001", "c103", "c110"), "trump": ("c006",)}
+TRUMP_FRAMES = range(65, 93)  # c006_f00065 .. c006_f00092: the end of the one Trump clip
+
+
+def held_out(person: str) -> list[Path]:
+    """The default held-out frames of "obama" or "trump", sorted."""
+    files = sorted(p for clip in HELD_OUT_CLIPS[person] for p in (SHARED / person).glob(f"{clip}_f*.jpg"))
+    if person == "trump":
+        files = [p for p in files if int(p.stem.split("_f")[1]) in TRUMP_FRAMES]
+    if not files:
+        raise media.MediaError(SHARED / person, "no held-out frames found (is ../shared/data beside the project?)")
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir", nargs="?", type=Path, default=ROOT / "weights")
+    parser.add_argument("--a", nargs="+", help="held-out frames of A (default: by the model's names)")
+    parser.add_argument("--b", nargs="+", help="held-out frames of B")
+    parser.add_argument("--ref-a", nargs="+", help="reference photos of A (default: odd held-out frames)")
+    parser.add_argument("--ref-b", nargs="+", help="reference photos of B")
+    args = parser.parse_args()
+    net = model.load(args.model_dir)
+    # The model names its sides; the defaults follow them, so a model trained Trump-first works too.
+    a, b = (n if n in HELD_OUT_CLIPS else d for n, d in zip(net.names, ("obama", "trump")))
+    frames = {"a": args.a or held_out(a), "b": args.b or held_out(b)}
+    refs = {"a": args.ref_a, "b": args.ref_b}
+    given = dict(refs)
+    for side in "ab":
+        if refs[side] is None:
+            frames[side], refs[side] = evaluate.split_references(frames[side])
+    result = evaluate.identity_check(net, frames["a"], frames["b"], evaluate.reference_set(refs["a"]),
+                                     evaluate.reference_set(refs["b"]))
+    notes = [f"{len(refs[side])} of {side} ({'given' if given[side] else 'odd frames; even ones evaluated'})"
+             for side in "ab"]
+    print(f"{args.model_dir} ({net.settings.name}: a = {net.names[0]}, b = {net.names[1]}); "
+          f"references: {', '.join(notes)}\n")
+    print("| direction | frames | faces found | nearer the target | mean distance to target | to source |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for key, (source, target) in (("a2b", net.names), ("b2a", net.names[::-1])):
+        r = result[key]
+        print(f"| {source} -> {target} | {r['frames']} | {r['found']} | {r['share']:.0%} | "
+              f"{r['mean_to_target']:.3f} | {r['mean_to_source']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
