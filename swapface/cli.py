@@ -75,6 +75,31 @@ def _run_extract(args) -> int:
     return 0
 
 
+def _diagnose_parser(sub) -> None:
+    p = sub.add_parser("diagnose", help="pose, sharpness, brightness, duplicates and purity of face folders",
+                       description="Describe folders written by swapface extract, side by side, so weak poses "
+                                   "or a wrong person show up before training. Writes diagnostics.json and .png.")
+    p.add_argument("folders", nargs="+", metavar="FACES", help="folders of aligned faces (e.g. faces/a faces/b)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the report")
+    p.set_defaults(run=_run_diagnose)
+
+
+def _run_diagnose(args) -> int:
+    import json
+
+    from swapface import dataset
+
+    described = {Path(folder).name: dataset.describe(folder) for folder in args.folders}
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    media.write_bytes_atomic(output / "diagnostics.json", json.dumps(described, indent=1).encode())
+    dataset.diagnostics_figure(described).savefig(output / "diagnostics.png", dpi=100)
+    for name, stats in described.items():
+        print(dataset.summary(name, stats))
+    print(f"report: {output / 'diagnostics.json'}, {output / 'diagnostics.png'}")
+    return 0
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -251,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True)
     _extract_parser(sub)
+    _diagnose_parser(sub)
     _train_parser(sub)
     _convert_parser(sub)
     _evaluate_parser(sub)

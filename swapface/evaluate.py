@@ -38,20 +38,6 @@ log = logging.getLogger(__name__)
 
 INNER = slice(17, 68)  # brows, eyes, nose, mouth: what the swap redraws (the jaw is the frame's)
 
-# A generic head (mm, after the widely used model of learnopencv.com's head-pose tutorial),
-# in camera-like axes: x to the image's right, y down, z away from the camera. A frontal
-# face then has an identity rotation, so the Euler angles read directly as pitch and yaw.
-POSE_POINTS = [30, 8, 36, 45, 48, 54]  # nose tip, chin, outer eye corners, mouth corners
-POSE_MODEL = np.array([
-    (0.0, 0.0, 0.0),  # nose tip
-    (0.0, 330.0, 65.0),  # chin
-    (-225.0, -170.0, 135.0),  # outer corner of the image-left eye
-    (225.0, -170.0, 135.0),  # outer corner of the image-right eye
-    (-150.0, 150.0, 125.0),  # image-left mouth corner
-    (150.0, 150.0, 125.0),  # image-right mouth corner
-])
-
-
 @dataclass(frozen=True)
 class EvalSettings:
     """What the evaluation swaps and how it measures."""
@@ -146,25 +132,6 @@ def landmark_error(before: np.ndarray, after: np.ndarray) -> float:
     return float(np.linalg.norm(after[INNER] - before[INNER], axis=1).mean() / interocular)
 
 
-def head_pose(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees of the face with (68, 2) `landmarks` in an image of `shape`.
-
-    Fits `POSE_MODEL` to six landmarks with `cv2.solvePnP`, assuming a camera with focal
-    length equal to the image width and its centre at the image centre (no calibration
-    is known), so the angles are in the camera's axes: a face off-centre that looks into the
-    lens has some yaw. Yaw is negative when the face turns towards the image's right; a
-    mirrored frame gives about the opposite yaw.
-    """
-    height, width = shape[:2]
-    camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float64)
-    points = np.ascontiguousarray(landmarks[POSE_POINTS], dtype=np.float64)
-    ok, rotation, _ = cv2.solvePnP(POSE_MODEL, points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
-    if not ok:
-        raise ValueError("solvePnP found no head pose for these landmarks")
-    angles = cv2.RQDecomp3x3(cv2.Rodrigues(rotation)[0])[0]  # degrees about x, y, z
-    return float(angles[1]), float(angles[0]), float(angles[2])
-
-
 def geometry_scores(inputs: list[np.ndarray], outputs: list[np.ndarray], landmarks: list[np.ndarray],
                     found: list[faces.Face | None] | None = None) -> dict:
     """Landmark error and |yaw|, |pitch| change between each input face and its swap.
@@ -179,7 +146,7 @@ def geometry_scores(inputs: list[np.ndarray], outputs: list[np.ndarray], landmar
         if face is None:
             continue
         errors.append(landmark_error(points, face.landmarks))
-        pose_in, pose_out = head_pose(points, before.shape), head_pose(face.landmarks, after.shape)
+        pose_in, pose_out = faces.head_pose(points, before.shape), faces.head_pose(face.landmarks, after.shape)
         yaws.append(abs(pose_out[0] - pose_in[0]))
         pitches.append(abs(pose_out[1] - pose_in[1]))
     return {"landmark_error": _mean(errors), "yaw_difference": _mean(yaws), "pitch_difference": _mean(pitches),

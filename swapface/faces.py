@@ -58,6 +58,20 @@ ALIGN_POINTS = slice(17, 68)  # the points that MEAN_FACE describes
 DEFAULT_COVERAGE = 160 / 256
 DEFAULT_EYE_WEIGHT = 32.0  # see fit_weights
 
+# A generic head (mm, after the widely used model of learnopencv.com's head-pose tutorial),
+# in camera-like axes: x to the image's right, y down, z away from the camera. A frontal
+# face then has an identity rotation, so the Euler angles read directly as pitch and yaw.
+POSE_POINTS = [30, 8, 36, 45, 48, 54]  # nose tip, chin, outer eye corners, mouth corners
+POSE_MODEL = np.array([
+    (0.0, 0.0, 0.0),  # nose tip
+    (0.0, 330.0, 65.0),  # chin
+    (-225.0, -170.0, 135.0),  # outer corner of the image-left eye
+    (225.0, -170.0, 135.0),  # outer corner of the image-right eye
+    (-150.0, 150.0, 125.0),  # image-left mouth corner
+    (150.0, 150.0, 125.0),  # image-right mouth corner
+])
+
+
 _MODEL_FILES = {
     "landmarks": "shape_predictor_68_face_landmarks.dat",
     "descriptor": "dlib_face_recognition_resnet_model_v1.dat",
@@ -202,6 +216,25 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 def eye_centres(landmarks: np.ndarray) -> np.ndarray:
     """Centres of the (image-left, image-right) eyes, float64 (2, 2), from (68, 2) landmarks."""
     return np.stack([landmarks[RIGHT_EYE].mean(axis=0), landmarks[LEFT_EYE].mean(axis=0)])
+
+
+def head_pose(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees of the face with (68, 2) `landmarks` in an image of `shape`.
+
+    Fits `POSE_MODEL` to six landmarks with `cv2.solvePnP`, assuming a camera with focal
+    length equal to the image width and its centre at the image centre (no calibration
+    is known), so the angles are in the camera's axes: a face off-centre that looks into the
+    lens has some yaw. Yaw is negative when the face turns towards the image's right; a
+    mirrored frame gives about the opposite yaw.
+    """
+    height, width = shape[:2]
+    camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float64)
+    points = np.ascontiguousarray(landmarks[POSE_POINTS], dtype=np.float64)
+    ok, rotation, _ = cv2.solvePnP(POSE_MODEL, points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    if not ok:
+        raise ValueError("solvePnP found no head pose for these landmarks")
+    angles = cv2.RQDecomp3x3(cv2.Rodrigues(rotation)[0])[0]  # degrees about x, y, z
+    return float(angles[1]), float(angles[0]), float(angles[2])
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -226,3 +226,159 @@ def identity_figure(images: Sequence[np.ndarray | str | Path], distances: Sequen
 
 
 # Later stages add their figures below (training previews, loss curves, swaps).
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """float [0, 1] (as the network sees faces) or uint8, to uint8; out-of-range floats clipped."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def preview_figure(rows: Sequence[tuple[str, np.ndarray]], title: str = "", cell: float = 1.0) -> Figure:
+    """The training preview: one row per (label, faces), one column per face.
+
+    Faces are float32 (N, S, S, 3) BGR in [0, 1], as the network sees them (or uint8 BGR).
+    Training draws the rows A, A→A, A→B, B, B→B, B→A: the reconstructions show how well
+    each decoder draws its own person, the swaps whether the shared encoder has learnt a
+    code that both decoders read the same way.
+    """
+    columns = max((len(images) for _, images in rows), default=0)
+    if not columns:
+        fig = Figure(figsize=(3, 0.6))
+        fig.text(0.5, 0.5, "no faces", ha="center", va="center")
+        return fig
+    fig = Figure(figsize=(cell * columns + 1.2, cell * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for row_axes, (label, images) in zip(axes, rows):
+        for column, ax in enumerate(row_axes):
+            _plain(ax)
+            if column < len(images):
+                ax.imshow(rgb(_to_uint8(images[column])))
+        row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def loss_figure(history: dict[str, Sequence[float]], names: Sequence[str] = ("a", "b"),
+                width: float = 7.0) -> Figure:
+    """Both autoencoders' loss (mean absolute error) per iteration, raw and smoothed, log scale.
+
+    `history` is {"a": [...], "b": [...]} as `swapface.train.train` returns it. The smoothed
+    curve averages over 2% of the run: the trend, not the batch-to-batch noise.
+    """
+    fig = Figure(figsize=(width, width * 0.55), layout="constrained")
+    ax = fig.subplots()
+    for side, name in zip("ab", names):
+        losses = np.asarray(history.get(side, []), dtype=np.float64)
+        if not len(losses):
+            continue
+        steps = np.arange(1, len(losses) + 1)
+        line, = ax.plot(steps, losses, alpha=0.25, linewidth=0.8)
+        window = max(1, len(losses) // 50)
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:], smooth, color=line.get_color(), label=f"{side}: {name}")
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration", fontsize=8)
+    ax.set_ylabel("loss (mean absolute error)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if ax.lines:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def loss_comparison_figure(runs: dict[str, dict[str, Sequence[float]]], width: float = 7.0) -> Figure:
+    """Several training runs' loss per iteration, both sides averaged, raw and smoothed, log scale.
+
+    `runs` is {label: history}, each history {"a": [...], "b": [...]} as `swapface.train.train`
+    returns it; iterations count from each run's own start, so the curves line up.
+    """
+    fig = Figure(figsize=(width, width * 0.5), layout="constrained")
+    ax = fig.subplots()
+    for label, history in runs.items():
+        sides = [np.asarray(history[side], dtype=np.float64) for side in "ab" if len(history.get(side, []))]
+        if not sides:
+            continue
+        losses = np.mean([side[:min(map(len, sides))] for side in sides], axis=0)
+        steps = np.arange(1, len(losses) + 1)
+        line, = ax.plot(steps, losses, alpha=0.25, linewidth=0.8)
+        window = max(1, len(losses) // 50)
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:], smooth, color=line.get_color(), label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration of the run", fontsize=8)
+    ax.set_ylabel("loss, mean of both sides", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if ax.lines:
+        ax.legend(fontsize=7)
+    return fig
+
+
+def warp_figure(image: np.ndarray | str | Path, grid: np.ndarray, warped: np.ndarray, target: np.ndarray,
+                width: float = 7.5) -> Figure:
+    """How one training pair is made: the crop with its warp grid, the warped input, the target.
+
+    `image` is the crop that was sampled (uint8 BGR, e.g. 256 px after `warp.random_transform`),
+    `grid` the jittered control points (P, P, 2) in its pixels (`warp.warp_grid`), `warped`
+    and `target` the pair `warp.warp_with_grid` made from them (float32 [0, 1] or uint8).
+    Solid yellow: the grid the warped input is sampled along; dashed cyan: the undistorted
+    grid of the target (the similarity transform that best fits the yellow points).
+    """
+    from swapface.faces import umeyama
+
+    crop = rgb(image)
+    grid = np.asarray(grid, dtype=np.float64)
+    points, size = grid.shape[0], np.asarray(warped).shape[0]
+    step = np.arange(points) * size / (points - 1)
+    output = np.stack(np.meshgrid(step, step), axis=-1).reshape(-1, 2)
+    fitted = faces.transform_points(output, np.linalg.inv(umeyama(grid.reshape(-1, 2), output))[:2])
+    fitted = fitted.reshape(grid.shape)
+    fig = Figure(figsize=(width, width * 0.37), layout="constrained")
+    crop_ax, warped_ax, target_ax = fig.subplots(1, 3)
+    crop_ax.imshow(crop)
+    for lines, style in ((fitted, dict(color="tab:cyan", linestyle="--", linewidth=0.8)),
+                         (grid, dict(color="yellow", linewidth=1.0))):
+        for line in (*lines, *lines.transpose(1, 0, 2)):  # the rows, then the columns
+            crop_ax.plot(line[:, 0], line[:, 1], **style)
+    crop_ax.scatter(grid[..., 0].ravel(), grid[..., 1].ravel(), s=9, c="tab:red", linewidths=0, zorder=3)
+    crop_ax.set_xlim(0, crop.shape[1])
+    crop_ax.set_ylim(crop.shape[0], 0)
+    crop_ax.set_title(f"{crop.shape[1]} px crop and the {points}x{points} warp grid", fontsize=9)
+    warped_ax.imshow(rgb(_to_uint8(warped)))
+    warped_ax.set_title(f"warped: the input ({size} px)", fontsize=9)
+    target_ax.imshow(rgb(_to_uint8(target)))
+    target_ax.set_title(f"target: what to draw ({size} px)", fontsize=9)
+    for ax in (crop_ax, warped_ax, target_ax):
+        _plain(ax)
+    return fig
+
+
+def feature_maps_figure(encoding: np.ndarray, count: int = 64, columns: int = 16, width: float = 7.5) -> Figure:
+    """The encoder's output for one face, as images: one small map per channel.
+
+    `encoding` is (H, W, C) or (1, H, W, C) (8x8x512 for the 2017 model). The `count`
+    channels with the largest mean absolute activation are shown, most active first, in a
+    mosaic `columns` wide on one shared colour scale (so a dim map is a weak channel).
+    """
+    maps = np.asarray(encoding, dtype=np.float32)
+    maps = maps[0] if maps.ndim == 4 else maps
+    height, map_width, channels = maps.shape
+    shown = max(1, min(count, channels))
+    order = np.argsort(-np.abs(maps).mean(axis=(0, 1)), kind="stable")[:shown]
+    columns = max(1, min(columns, shown))
+    rows = math.ceil(shown / columns)
+    mosaic = np.full((rows * (height + 1) - 1, columns * (map_width + 1) - 1), np.nan, np.float32)
+    for index, channel in enumerate(order):
+        row, column = divmod(index, columns)
+        mosaic[row * (height + 1):row * (height + 1) + height,
+               column * (map_width + 1):column * (map_width + 1) + map_width] = maps[..., channel]
+    fig = Figure(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.5), layout="constrained")
+    ax = fig.subplots()
+    picture = ax.imshow(mosaic, cmap="magma", interpolation="nearest")
+    fig.colorbar(picture, ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
+    ax.set_frame_on(False)
+    _plain(ax)
+    ax.set_title(f"encoding {height}x{map_width}x{channels}: the {shown} most active channels", fontsize=9)
+    return fig

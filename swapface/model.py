@@ -67,7 +67,7 @@ PRESETS = {
     settings.name: settings
     for settings in (
         ModelSettings(),  # 2017: ~82 M parameters, ~3.8 GFLOPs per face
-        # ~8x fewer FLOPs, ~25 MB: trains in hours on a laptop. It takes 4x bigger Adam
+        # ~7x fewer FLOPs, ~25 MB: trains in hours on a laptop. It takes 4x bigger Adam
         # steps (DCGAN's 2e-4 with the same beta_1 0.5): a CPU gives it thousands of steps,
         # not the 100k the 2017 rate needs.
         ModelSettings(name="lite", encoder_filters=(32, 64, 128, 256), encoder_dim=256,

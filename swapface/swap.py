@@ -63,14 +63,16 @@ def model_input(frame: np.ndarray, matrix: np.ndarray, size: int = 64) -> np.nda
 
 
 def paste(frame: np.ndarray, face: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """Warp an aligned face (S, S, 3) back into a copy of `frame` with the inverse `matrix`.
+    """Warp an aligned face (S, S, 3; uint8, or float32 in [0, 1]) into a copy of `frame`.
+
+    The face goes back through the inverse of `matrix`.
 
     Outside the face square the frame is kept as it was (BORDER_TRANSPARENT). Returns
     float32 (H, W, 3) in 0..255, for blending.
     """
     height, width = frame.shape[:2]
     out = frame.astype(np.float32)
-    face = face.astype(np.float32) * (255 if face.dtype != np.uint8 and face.max() <= 1 else 1)
+    face = face.astype(np.float32) * (1 if face.dtype == np.uint8 else 255)  # float faces are in [0, 1]
     cv2.warpAffine(face, matrix, (width, height), dst=out, flags=cv2.WARP_INVERSE_MAP | cv2.INTER_CUBIC,
                    borderMode=cv2.BORDER_TRANSPARENT)
     return out

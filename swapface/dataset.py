@@ -1,0 +1,129 @@
+"""What two folders of aligned faces hold, before hours of training go into them.
+
+A swap can only draw the poses, lighting and sharpness its training faces show. These
+diagnostics put A and B side by side: head-pose coverage (yaw, pitch), blur and brightness
+histograms, near-duplicates (frames of one clip add little), and identity purity (how many
+faces are far from the folder's typical face: a wrong person slipped in).
+
+Example:
+    >>> from swapface import dataset
+    >>> a, b = dataset.describe("faces/obama"), dataset.describe("faces/trump")
+    >>> dataset.diagnostics_figure({"obama": a, "trump": b})
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from swapface import extract, faces, media
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """Thresholds of the diagnostics."""
+
+    duplicate_distance: float = 4.0  # mean grey-level difference of 16 px thumbnails below which faces are duplicates
+    identity_threshold: float = 0.6  # descriptor distance to the folder's centroid that flags a face
+    identity_sample: int = 60  # faces checked for identity (a descriptor costs ~50 ms on a CPU)
+    pose_bins: int = 12  # histogram bins per pose axis
+
+
+def _pose(record: dict, size: int) -> tuple[float, float]:
+    points = faces.transform_points(record["landmarks"], record["matrix"])
+    yaw, pitch, _ = faces.head_pose(points, (size, size))
+    return yaw, pitch
+
+
+def near_duplicates(thumbs: np.ndarray, distance: float) -> int:
+    """How many faces are within `distance` of an earlier one; thumbs are float32 (N, 16, 16)."""
+    flat = thumbs.reshape(len(thumbs), -1)
+    count = 0
+    for index in range(1, len(flat)):
+        if (np.abs(flat[:index] - flat[index]).mean(axis=1) < distance).any():
+            count += 1
+    return count
+
+
+def describe(folder: str | Path, settings: DatasetSettings = DatasetSettings(), progress: bool = True,
+             rng: np.random.Generator | None = None) -> dict:
+    """Per-face pose, blur and brightness, duplicate count and identity purity of one folder.
+
+    Reads the crops and `alignments.json` of a `swapface extract` folder. Returns a dict of
+    float lists (yaw, pitch, blur, brightness) and counts; an unreadable crop is skipped
+    and listed under "skipped".
+    """
+    folder = Path(folder)
+    document = extract.read_alignments(folder)
+    size = document["size"]
+    stats = {"yaw": [], "pitch": [], "blur": [], "brightness": [], "skipped": []}
+    thumbs, crops = [], []
+    for record in tqdm(document["faces"], desc=f"describe {folder.name}", unit="face", disable=not progress):
+        try:
+            crop = media.read_image(folder / record["file"])
+        except media.MediaError as err:
+            stats["skipped"].append(str(err))
+            continue
+        yaw, pitch = _pose(record, size)
+        gray = faces.to_gray(crop)
+        centre = gray[size // 4: 3 * size // 4, size // 4: 3 * size // 4]
+        stats["yaw"].append(yaw)
+        stats["pitch"].append(pitch)
+        stats["blur"].append(extract.blur_score(crop))
+        stats["brightness"].append(float(centre.mean()))
+        thumbs.append(cv2.resize(centre, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32))
+        crops.append((crop, faces.transform_points(record["landmarks"], record["matrix"])))
+    stats["faces"] = len(thumbs)
+    stats["duplicates"] = near_duplicates(np.array(thumbs), settings.duplicate_distance) if thumbs else 0
+    stats.update(identity_purity(crops, settings, rng or np.random.default_rng(0)))
+    return stats
+
+
+def identity_purity(crops: list[tuple[np.ndarray, np.ndarray]], settings: DatasetSettings,
+                    rng: np.random.Generator) -> dict:
+    """Share of (a sample of) faces within the threshold of the folder's mean descriptor.
+
+    `crops` are (uint8 BGR crop, (68, 2) landmarks in crop pixels). Outliers are the faces
+    to look at: another person, a bad alignment, a face half hidden.
+    """
+    if not crops:
+        return {"purity": float("nan"), "outliers": []}
+    picks = rng.permutation(len(crops))[: settings.identity_sample]
+    descs = np.array([faces.descriptor(crops[i][0], crops[i][1]) for i in picks])
+    distances = np.linalg.norm(descs - descs.mean(axis=0), axis=1)
+    outliers = [int(picks[i]) for i in np.argsort(-distances) if distances[i] >= settings.identity_threshold]
+    return {"purity": float((distances < settings.identity_threshold).mean()), "outliers": outliers}
+
+
+def summary(name: str, stats: dict) -> str:
+    """One line of numbers for a described folder."""
+    yaw = np.array(stats["yaw"])
+    return (f"{name}: {stats['faces']} faces, yaw {np.percentile(yaw, 5):+.0f}..{np.percentile(yaw, 95):+.0f} deg "
+            f"(5-95%), blur median {np.median(stats['blur']):.0f}, brightness median "
+            f"{np.median(stats['brightness']):.0f}, {stats['duplicates']} near-duplicates, identity purity "
+            f"{stats['purity']:.0%}" + (f", {len(stats['skipped'])} unreadable" if stats["skipped"] else ""))
+
+
+def diagnostics_figure(described: dict[str, dict], settings: DatasetSettings = DatasetSettings()) -> Figure:
+    """Pose scatter and blur/brightness histograms of each person, overlaid: gaps show."""
+    figure = Figure(figsize=(11, 3.4))
+    pose, blur, light = figure.subplots(1, 3)
+    for name, stats in described.items():
+        pose.scatter(stats["yaw"], stats["pitch"], s=8, alpha=0.5, label=f"{name} ({stats['faces']})")
+        blur.hist(np.log10(np.maximum(stats["blur"], 1)), bins=20, alpha=0.5, label=name)
+        light.hist(stats["brightness"], bins=20, range=(0, 255), alpha=0.5, label=name)
+    pose.set(xlabel="yaw (deg)", ylabel="pitch (deg)", title="head pose: B needs A's poses")
+    blur.set(xlabel="log10 variance of the Laplacian", ylabel="faces", title="sharpness")
+    light.set(xlabel="mean grey level of the face", title="brightness")
+    for ax in (pose, blur, light):
+        ax.legend(fontsize=8)
+    figure.tight_layout()
+    return figure
