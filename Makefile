@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP_FLAGS := --only-binary=:all: --no-binary=face-recognition-models,imutils
 BACKEND ?= cpu
 
-.PHONY: install demo test benchmark clean
+.PHONY: install demo test notebooks benchmark clean
 
 install: $(VENV)/.installed
 
@@ -22,8 +22,15 @@ demo: install
 test: install
 	$(PY) -m pytest -q -ra
 
+# Re-execute the notebooks in place (the saved outputs are what GitHub shows).
+notebooks: install
+	cd notebooks && for nb in 1_training_data 2_train 3_prediction; do \
+		../$(PY) -m papermill --log-level WARNING $$nb.ipynb $$nb.ipynb || exit 1; done
+
 benchmark: install
 	$(PY) benchmarks/extract_speed.py
+	$(PY) benchmarks/train_speed.py
+	$(PY) benchmarks/convert_speed.py
 
 clean:
 	rm -rf demo-output .pytest_cache
