@@ -37,7 +37,7 @@ import signal
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
@@ -463,24 +463,15 @@ def _write_figure(figure: Figure, path: Path) -> None:
     media.write_bytes_atomic(path, buffer.getvalue())
 
 
-def reconstruct(model: FaceSwapModel, faces: np.ndarray, side: str) -> np.ndarray:
-    """float32 (N, 64, 64, 3) faces through the encoder and decoder `side`: float32 output.
-
-    A direct call, not `predict_on_batch`, so it also works under a distribution strategy
-    (which would run the whole batch on every replica and concatenate the copies).
-    """
-    from keras import ops
-
-    return ops.convert_to_numpy(ops.cast(model.autoencoder(side)(faces, training=False), "float32"))
-
-
 def preview_rows(model: FaceSwapModel, inputs_a: np.ndarray, inputs_b: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """The six preview rows for faces of A and B (float32 (N, 64, 64, 3)): originals and swaps."""
+    from swapface.model import encode_decode
+
     a, b = model.names
-    return [(a, inputs_a), (f"{a}→{a}", reconstruct(model, inputs_a, "a")),
-            (f"{a}→{b}", reconstruct(model, inputs_a, "b")),
-            (b, inputs_b), (f"{b}→{b}", reconstruct(model, inputs_b, "b")),
-            (f"{b}→{a}", reconstruct(model, inputs_b, "a"))]
+    return [(a, inputs_a), (f"{a}→{a}", encode_decode(model, inputs_a, "a")),
+            (f"{a}→{b}", encode_decode(model, inputs_a, "b")),
+            (b, inputs_b), (f"{b}→{b}", encode_decode(model, inputs_b, "b")),
+            (f"{b}→{a}", encode_decode(model, inputs_b, "a"))]
 
 
 # --- Model, precision, distribution ---------------------------------------------------------------
@@ -739,7 +730,8 @@ def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = Tra
     Runs until `settings.iterations` steps in all, checkpointing every `save_every` steps, at
     the end, and on Ctrl-C (which is then re-raised). `pretrained` (a saved model folder)
     seeds a new run's weights. Returns {"a": [...], "b": [...]}: the loss of every step since
-    the run began, resumed sessions included.
+    the run began, resumed sessions included. A script calling it with worker processes must
+    do so under `if __name__ == "__main__":` (they are spawned and import the script).
     """
     model_dir = Path(model_dir)
     # Non-chief workers of a cluster write nothing, and may share the chief's folder.

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import psutil
 import pytest
 
 from swapface import cli, media, train
@@ -167,6 +166,7 @@ def test_a_second_trainer_on_the_same_folder_is_refused(aligned, tmp_path):
 
 
 def test_sigkilled_training_resumes_where_its_checkpoint_was(aligned, tmp_path):
+    psutil = pytest.importorskip("psutil")  # comes with ipykernel, in the dev extras
     model_dir = tmp_path / "m"
     command = [sys.executable, "-m", "swapface.cli", "train", *map(str, aligned), "-m", str(model_dir),
                "--preset", "tiny", "--batch-size", "4", "--save-every", "2", "--workers", "1"]
