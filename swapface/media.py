@@ -14,12 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,19 +118,43 @@ def write_image(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
     return path
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
+def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
+    """Run `write(temporary_path)`, fsync, then rename over `path`: old file or new, never half.
+
+    The temporary file sits in the same folder (so the rename is atomic) and ends with
+    `path`'s name (Keras checks for ".weights.h5"). The result gets the usual permissions
+    (mkstemp's are private), and the folder is fsynced so the rename survives a power cut.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp-{path.name}")
+    os.close(handle)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write(temporary)
+        with open(temporary, "rb+") as written:
+            os.fsync(written.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        Path(temporary).unlink(missing_ok=True)
         raise
+    with contextlib.suppress(OSError):  # some systems cannot open a folder: then skip it
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically (see atomic_write)."""
+    return atomic_write(path, lambda temporary: Path(temporary).write_bytes(data))
 
 
 @dataclass(frozen=True)

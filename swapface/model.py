@@ -17,20 +17,20 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import h5py
 import keras
 import numpy as np
 from keras import layers, ops
+
+from swapface import media
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,8 @@ def build_decoder(settings: ModelSettings, name: str) -> keras.Model:
     for index, filters in enumerate(settings.decoder_filters, start=1):
         x = _upscale(x, filters, f"upscale_{index}")
     # Sigmoid: pixels in [0, 1] like the targets.
-    x = layers.Conv2D(3, 5, padding="same", activation="sigmoid", name="output")(x)
+    # float32 even under mixed precision: the sigmoid and the loss need the range.
+    x = layers.Conv2D(3, 5, padding="same", activation="sigmoid", name="output", dtype="float32")(x)
     return keras.Model(code, x, name=name)
 
 
@@ -288,35 +289,6 @@ def encode_decode(model: FaceSwapModel, faces: np.ndarray, side: str,
 
 # --- Saving and loading -------------------------------------------------------------------------
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
-    """Run `write(temporary_path)`, fsync, then rename over `path`.
-
-    The temporary file sits in the same directory (so the rename is atomic) and ends with
-    `path`'s name (Keras checks for ".weights.h5"). A crash leaves the old file or the new
-    one, never half a file.
-    """
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f"-{path.name}")
-    os.close(handle)
-    try:
-        write(temporary)
-        with open(temporary, "rb+") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    # Make the rename itself durable; some systems cannot open a directory, which is fine.
-    with contextlib.suppress(OSError):
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    return path
-
-
 def _names(names) -> tuple[str, str]:
     if isinstance(names, dict):
         return str(names["a"]), str(names["b"])
@@ -335,12 +307,12 @@ def save(model: FaceSwapModel, directory: str | os.PathLike, names=None,
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for part in PARTS:
-        atomic_write(directory / f"{part}.weights.h5", getattr(model, part).save_weights)
+        media.atomic_write(directory / f"{part}.weights.h5", getattr(model, part).save_weights)
     first, second = _names(model.names if names is None else names)
     config = {"preset": model.settings.name, "settings": dataclasses.asdict(model.settings),
               "names": {"a": first, "b": second}, "extra": extra or {}}
     text = json.dumps(config, indent=2) + "\n"
-    atomic_write(directory / CONFIG_FILE, lambda path: Path(path).write_text(text))
+    media.atomic_write(directory / CONFIG_FILE, lambda path: Path(path).write_text(text))
     log.info("saved %s model to %s", model.settings.name, directory)
     return directory
 
@@ -486,7 +458,7 @@ def save_optimizer(optimizer: keras.optimizers.Optimizer, path: str | os.PathLik
     def write(temporary):
         with open(temporary, "wb") as file:
             np.savez(file, **arrays)
-    return atomic_write(path, write)
+    return media.atomic_write(path, write)
 
 
 def load_optimizer(optimizer: keras.optimizers.Optimizer, variables: list,

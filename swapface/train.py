@@ -367,7 +367,7 @@ def _write_snapshot(model: FaceSwapModel, folder: Path, state: dict) -> None:
     for side, name in OPTIMIZER_FILES.items():
         sm.save_optimizer(_inner(model.autoencoder(side).optimizer), folder / name)
     text = json.dumps(state) + "\n"
-    sm.atomic_write(folder / STATE_FILE, lambda path: Path(path).write_text(text))
+    media.atomic_write(folder / STATE_FILE, lambda path: Path(path).write_text(text))
 
 
 def _point_latest(model_dir: Path, target: str) -> None:
