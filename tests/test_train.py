@@ -180,15 +180,23 @@ def test_sigkilled_training_resumes_where_its_checkpoint_was(aligned, tmp_path):
                 assert time.monotonic() < deadline, "no checkpoint after 120 s"
                 time.sleep(0.05)
             workers = psutil.Process(process.pid).children(recursive=True)
+            # Now kill it in the middle of a later save: while a snapshot is half written.
+            while not any(p.name.endswith(".tmp") for p in (model_dir / train.CHECKPOINTS).iterdir()):
+                assert process.poll() is None, (tmp_path / "log.txt").read_text()
+                assert time.monotonic() < deadline, "never caught a save in progress"
+                time.sleep(0.002)
         finally:
             process.send_signal(signal.SIGKILL)
             process.wait()
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, "augmentation workers outlived the killed trainer"
 
+    half = [p for p in (model_dir / train.CHECKPOINTS).iterdir() if p.name.endswith(".tmp")]
+    assert half, "the kill was meant to land during a save"
     saved = train.load_state(model_dir)
     done = saved["iteration"]
     assert done >= 2 and len(saved["losses"]["a"]) == done
+    assert f"{done:08d}" in str((model_dir / "latest").resolve())  # the last complete snapshot
     assert sm.load(model_dir).settings.name == "tiny"  # whatever the kill interrupted
     rerun = subprocess.run([*command, "--iterations", str(done + 2)], cwd=ROOT, capture_output=True,
                            text=True, timeout=180)
