@@ -22,6 +22,21 @@ from swapface import media
 log = logging.getLogger("swapface")
 
 
+def _identity(references: list[str], excluded: list[str] = (), threshold: float = 0.6, face_settings=None):
+    """The identity filter that --reference/--exclude photos describe, or None without them."""
+    from swapface import faces
+
+    if not references:
+        if excluded:
+            raise ValueError("--exclude needs --reference photos of the person to keep")
+        return None
+    face_settings = face_settings or faces.FaceSettings()
+    return faces.IdentityFilter(
+        references=faces.reference_descriptors([media.read_image(p) for p in references], references, face_settings),
+        excluded=faces.reference_descriptors([media.read_image(p) for p in excluded], list(excluded), face_settings),
+        threshold=threshold)
+
+
 def _extract_parser(sub) -> None:
     from swapface.extract import ExtractSettings
 
@@ -50,23 +65,13 @@ def _extract_parser(sub) -> None:
 
 
 def _run_extract(args) -> int:
-    from swapface import faces
     from swapface.extract import ExtractSettings, extract
 
     settings = ExtractSettings(every=args.every, size=args.size, min_face=args.min_face,
                                blur_threshold=args.blur, detector=args.detector,
                                detect_width=args.detect_width, upsample=args.upsample,
                                threshold=args.threshold)
-    identity = None
-    if args.reference:
-        refs = [media.read_image(p) for p in args.reference]
-        excl = [media.read_image(p) for p in args.exclude]
-        identity = faces.IdentityFilter(
-            references=faces.reference_descriptors(refs, args.reference, settings.face_settings),
-            excluded=faces.reference_descriptors(excl, args.exclude, settings.face_settings),
-            threshold=args.threshold)
-    elif args.exclude:
-        raise ValueError("--exclude needs --reference photos of the person to keep")
+    identity = _identity(args.reference, args.exclude, args.threshold, settings.face_settings)
     report = extract(args.inputs, args.output, settings, identity)
     print(report.summary())
     if report.faces_kept == 0:
@@ -212,14 +217,11 @@ def _convert_parser(sub) -> None:
 
 
 def _run_convert(args) -> int:
-    from swapface import convert, faces, model, swap, video
+    from swapface import convert, model, swap, video
 
     net = model.load(args.model_dir)
     to = convert.resolve_side(net, args.to, args.direction)
-    identity = None
-    if args.reference:
-        refs = [media.read_image(p) for p in args.reference]
-        identity = faces.IdentityFilter(faces.reference_descriptors(refs, args.reference))
+    identity = _identity(args.reference)
     settings = swap.SwapSettings(mask=args.mask, color=args.color, seamless=args.seamless)
     video_settings = video.VideoSettings(mark=not args.no_mark, side_by_side=args.side_by_side,
                                          smooth=0.0 if args.no_smooth else video.VideoSettings().smooth)

@@ -262,6 +262,24 @@ def preview_figure(rows: Sequence[tuple[str, np.ndarray]], title: str = "", cell
     return fig
 
 
+def _plot_losses(ax, losses: np.ndarray, label: str) -> None:
+    """Raw losses faint, a moving average (1/50 of the run) bold: the trend shows through the noise."""
+    steps = np.arange(1, len(losses) + 1)
+    line, = ax.plot(steps, losses, alpha=0.25, linewidth=0.8)
+    window = max(1, len(losses) // 50)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    ax.plot(steps[window - 1:], smooth, color=line.get_color(), label=label)
+
+
+def _loss_axes(ax, xlabel: str, ylabel: str) -> None:
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    if ax.lines:
+        ax.legend(fontsize=7)
+
+
 def loss_figure(history: dict[str, Sequence[float]], names: Sequence[str] = ("a", "b"),
                 width: float = 7.0) -> Figure:
     """Both autoencoders' loss (mean absolute error) per iteration, raw and smoothed, log scale.
@@ -275,17 +293,8 @@ def loss_figure(history: dict[str, Sequence[float]], names: Sequence[str] = ("a"
         losses = np.asarray(history.get(side, []), dtype=np.float64)
         if not len(losses):
             continue
-        steps = np.arange(1, len(losses) + 1)
-        line, = ax.plot(steps, losses, alpha=0.25, linewidth=0.8)
-        window = max(1, len(losses) // 50)
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:], smooth, color=line.get_color(), label=f"{side}: {name}")
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration", fontsize=8)
-    ax.set_ylabel("loss (mean absolute error)", fontsize=8)
-    ax.tick_params(labelsize=7)
-    if ax.lines:
-        ax.legend(fontsize=7)
+        _plot_losses(ax, losses, f"{side}: {name}")
+    _loss_axes(ax, "iteration", "loss (mean absolute error)")
     return fig
 
 
@@ -302,17 +311,8 @@ def loss_comparison_figure(runs: dict[str, dict[str, Sequence[float]]], width: f
         if not sides:
             continue
         losses = np.mean([side[:min(map(len, sides))] for side in sides], axis=0)
-        steps = np.arange(1, len(losses) + 1)
-        line, = ax.plot(steps, losses, alpha=0.25, linewidth=0.8)
-        window = max(1, len(losses) // 50)
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:], smooth, color=line.get_color(), label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration of the run", fontsize=8)
-    ax.set_ylabel("loss, mean of both sides", fontsize=8)
-    ax.tick_params(labelsize=7)
-    if ax.lines:
-        ax.legend(fontsize=7)
+        _plot_losses(ax, losses, label)
+    _loss_axes(ax, "iteration of the run", "loss, mean of both sides")
     return fig
 
 
