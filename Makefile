@@ -24,7 +24,7 @@ test: install
 
 # Re-execute the notebooks in place (the saved outputs are what GitHub shows).
 notebooks: install
-	cd notebooks && for nb in 1_training_data 2_train 3_prediction; do \
+	cd notebooks && for nb in 1_training_data 2_train 3_prediction 4_evaluate; do \
 		../$(PY) -m papermill --log-level WARNING $$nb.ipynb $$nb.ipynb || exit 1; done
 
 benchmark: install

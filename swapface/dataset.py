@@ -37,12 +37,6 @@ class DatasetSettings:
     pose_bins: int = 12  # histogram bins per pose axis
 
 
-def _pose(record: dict, size: int) -> tuple[float, float]:
-    points = faces.transform_points(record["landmarks"], record["matrix"])
-    yaw, pitch, _ = faces.head_pose(points, (size, size))
-    return yaw, pitch
-
-
 def near_duplicates(thumbs: np.ndarray, distance: float) -> int:
     """How many faces are within `distance` of an earlier one; thumbs are float32 (N, 16, 16)."""
     flat = thumbs.reshape(len(thumbs), -1)
@@ -72,7 +66,7 @@ def describe(folder: str | Path, settings: DatasetSettings = DatasetSettings(), 
         except media.MediaError as err:
             stats["skipped"].append(str(err))
             continue
-        yaw, pitch = _pose(record, size)
+        yaw, pitch, _ = faces.head_pose(record["landmarks"])
         gray = faces.to_gray(crop)
         centre = gray[size // 4: 3 * size // 4, size // 4: 3 * size // 4]
         stats["yaw"].append(yaw)

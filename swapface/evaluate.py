@@ -146,7 +146,7 @@ def geometry_scores(inputs: list[np.ndarray], outputs: list[np.ndarray], landmar
         if face is None:
             continue
         errors.append(landmark_error(points, face.landmarks))
-        pose_in, pose_out = faces.head_pose(points, before.shape), faces.head_pose(face.landmarks, after.shape)
+        pose_in, pose_out = faces.head_pose(points), faces.head_pose(face.landmarks)
         yaws.append(abs(pose_out[0] - pose_in[0]))
         pitches.append(abs(pose_out[1] - pose_in[1]))
     return {"landmark_error": _mean(errors), "yaw_difference": _mean(yaws), "pitch_difference": _mean(pitches),

@@ -218,19 +218,22 @@ def eye_centres(landmarks: np.ndarray) -> np.ndarray:
     return np.stack([landmarks[RIGHT_EYE].mean(axis=0), landmarks[LEFT_EYE].mean(axis=0)])
 
 
-def head_pose(landmarks: np.ndarray, shape: tuple[int, ...]) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees of the face with (68, 2) `landmarks` in an image of `shape`.
+def head_pose(landmarks: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees of the face with (68, 2) `landmarks` (any image pixels).
 
-    Fits `POSE_MODEL` to six landmarks with `cv2.solvePnP`, assuming a camera with focal
-    length equal to the image width and its centre at the image centre (no calibration
-    is known), so the angles are in the camera's axes: a face off-centre that looks into the
-    lens has some yaw. Yaw is negative when the face turns towards the image's right; a
-    mirrored frame gives about the opposite yaw.
+    Fits `POSE_MODEL` to six landmarks with `cv2.solvePnP`. The landmarks are first moved
+    into an aligned 256 px crop (without the eye weighting), so the face sits at the centre
+    of a virtual camera (focal length 2x the crop): a face at the edge of a wide frame that
+    looks into the lens then reads as frontal. Roll comes out near 0 (the alignment removed
+    it). Yaw is negative when the face turns towards the image's right; a mirrored face
+    gives about the opposite yaw. A six-point generic head is crude: trust differences
+    of a few degrees between faces more than absolute angles.
     """
-    height, width = shape[:2]
-    camera = np.array([[width, 0, width / 2], [0, width, height / 2], [0, 0, 1]], dtype=np.float64)
-    points = np.ascontiguousarray(landmarks[POSE_POINTS], dtype=np.float64)
-    ok, rotation, _ = cv2.solvePnP(POSE_MODEL, points, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    size = 256
+    points = transform_points(landmarks, align_matrix(landmarks, size, eye_weight=1.0))
+    camera = np.array([[2 * size, 0, size / 2], [0, 2 * size, size / 2], [0, 0, 1]], dtype=np.float64)
+    ok, rotation, _ = cv2.solvePnP(POSE_MODEL, np.ascontiguousarray(points[POSE_POINTS]), camera, None,
+                                   flags=cv2.SOLVEPNP_ITERATIVE)
     if not ok:
         raise ValueError("solvePnP found no head pose for these landmarks")
     angles = cv2.RQDecomp3x3(cv2.Rodrigues(rotation)[0])[0]  # degrees about x, y, z

@@ -84,8 +84,8 @@ def test_another_person_is_farther_than_the_same_person(data_dir, refs):
 def test_mirrored_face_has_opposite_yaw(data_dir):
     image = media.read_image(data_dir / "trump" / "c006_f00070.jpg")  # turned well to one side
     mirror = np.ascontiguousarray(image[:, ::-1])
-    yaw, pitch, _ = faces.head_pose(evaluate.largest_face(image).landmarks, image.shape)
-    yaw_m, pitch_m, _ = faces.head_pose(evaluate.largest_face(mirror).landmarks, mirror.shape)
+    yaw, pitch, _ = faces.head_pose(evaluate.largest_face(image).landmarks)
+    yaw_m, pitch_m, _ = faces.head_pose(evaluate.largest_face(mirror).landmarks)
     assert abs(yaw) > 15 and np.sign(yaw) == -np.sign(yaw_m)
     assert abs(yaw + yaw_m) < 6 and abs(pitch - pitch_m) < 6
 

@@ -25,6 +25,7 @@ NOTEBOOKS = {
                       "PRESET": "tiny", "ITERATIONS": 12, "BATCH_SIZE": 4, "MODEL_DIR": "{tmp}/models",
                       "PRETRAINED": "{tmp}/model"},
     "3_prediction.ipynb": {"MODEL_DIR": "{tmp}/model", "OUTPUT": "{tmp}/out"},
+    "4_evaluate.ipynb": {"MODEL_DIR": "{tmp}/model", "DATA": "../data", "FRAMES": 4, "OUTPUT": "{tmp}/evaluate"},
 }
 
 
@@ -95,9 +96,35 @@ def check_prediction(tmp: Path) -> None:
     assert not (media.read_image(image) == media.read_image(frame)).all()
 
 
+def check_evaluation(tmp: Path) -> None:
+    from swapface import evaluate, media
+
+    metrics = json.loads((tmp / "evaluate" / "metrics.json").read_text())  # strict JSON: no NaN
+    half = NOTEBOOKS["4_evaluate.ipynb"]["FRAMES"] // 2  # FRAMES reached the notebook: half swapped, half refs
+    assert metrics["references"] == {side: {"faces": half, "split": "even/odd"} for side in "ab"}
+    for key, (source, target) in (("a2b", ("obama", "trump")), ("b2a", ("trump", "obama"))):
+        r = metrics[key]
+        assert (r["from"], r["to"], r["frames"], r["outputs"]) == (source, target, half, half)
+        assert 0 <= r["share_target"] <= 1 and 0 <= r["share_target_mean"] <= 1
+        assert len(r["to_target"]) == len(r["mean_to_source"]) == r["found"] <= half
+    for side in "ab":
+        assert metrics["reconstruction"][side]["faces"] == half and -1 <= metrics["reconstruction"][side]["ssim"] <= 1
+    frames = media.video_info(ROOT / "data" / "video" / "obama_silent_b.mp4").frames
+    for key in ("video", "video_unsmoothed"):  # smoothing on and off, every frame of the clip
+        assert metrics[key]["frames"] == frames and metrics[key]["flicker_ratio"] > 0
+    ablation = metrics["color_ablation"]
+    assert set(ablation) == {"none", "avg", "lab"}
+    assert all(0 <= row["share nearer target"] <= 1 for row in ablation.values())
+    # colour transfer matches the face's mean colour to the frame's: far closer than no correction
+    assert ablation["lab"]["colour difference (delta E)"] < ablation["none"]["colour difference (delta E)"]
+    assert evaluate.summary(metrics)  # a reloaded metrics.json (None for NaN) still summarises
+    assert (tmp / "evaluate" / "report.png").stat().st_size > 10_000
+
+
 CHECKS = {"1_training_data.ipynb": check_training_data, "2_train.ipynb": check_training,
-          "3_prediction.ipynb": check_prediction}
-SETUPS = {"2_train.ipynb": make_tiny_model, "3_prediction.ipynb": make_tiny_model}  # run before the notebook
+          "3_prediction.ipynb": check_prediction, "4_evaluate.ipynb": check_evaluation}
+SETUPS = {"2_train.ipynb": make_tiny_model, "3_prediction.ipynb": make_tiny_model,
+          "4_evaluate.ipynb": make_tiny_model}  # run before the notebook
 
 
 def _cells(name: str) -> list[dict]:
