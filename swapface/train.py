@@ -34,6 +34,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import threading
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -735,8 +736,28 @@ def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = Tra
     """
     model_dir = Path(model_dir)
     # Non-chief workers of a cluster write nothing, and may share the chief's folder.
-    with _exclusive(model_dir) if _is_chief() else contextlib.nullcontext():
+    with _exclusive(model_dir) if _is_chief() else contextlib.nullcontext(), _terminate_saves():
         return _train(faces_a, faces_b, model_dir, settings, pretrained, progress)
+
+
+@contextlib.contextmanager
+def _terminate_saves():
+    """Treat SIGTERM (a job scheduler, a cloud machine shutting down, `kill`) like Ctrl-C.
+
+    Both then save a checkpoint before stopping. Only the main thread may set handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _strategy(settings: TrainSettings):

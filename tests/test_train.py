@@ -268,3 +268,24 @@ def test_cli_train_arguments():
     choices = next(a.choices for a in cli.build_parser()._subparsers._group_actions[0].choices["train"]._actions
                    if a.dest == "preset")
     assert sorted(choices) == sorted(sm.PRESETS)
+
+
+def test_sigterm_saves_a_checkpoint_before_stopping(aligned, tmp_path):
+    """A scheduler's SIGTERM (or `kill`) saves the steps done so far, like Ctrl-C."""
+    model_dir = tmp_path / "m"
+    command = [sys.executable, "-m", "swapface.cli", "train", *map(str, aligned), "-m", str(model_dir),
+               "--preset", "tiny", "--batch-size", "4", "--save-every", "100000", "--iterations", "100000",
+               "--workers", "0"]
+    log_path = tmp_path / "log.txt"
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while "3/100000" not in log_path.read_text(errors="replace"):  # a few steps done, none saved
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "training made no progress in 120 s"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 130
+    state = train.load_state(model_dir)
+    assert state is not None and state["iteration"] >= 3
+    assert len(state["losses"]["a"]) == state["iteration"]
