@@ -344,16 +344,6 @@ def latest_checkpoint(model_dir: str | Path) -> Path | None:
     return link.resolve() if (link / STATE_FILE).is_file() else None
 
 
-def _fsync_dir(directory: Path) -> None:
-    # Makes renames inside `directory` durable; some systems cannot open a folder, fine.
-    with contextlib.suppress(OSError):
-        handle = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
-
-
 def _inner(optimizer):
     # Mixed precision wraps Adam in a LossScaleOptimizer; save Adam itself, so a checkpoint
     # resumes with or without --mixed-precision (the loss scale re-adapts in a few steps).
@@ -377,7 +367,7 @@ def _point_latest(model_dir: Path, target: str) -> None:
     temporary.unlink(missing_ok=True)
     os.symlink(target, temporary)
     os.replace(temporary, model_dir / LATEST)
-    _fsync_dir(model_dir)
+    media.fsync_folder(model_dir)
 
 
 def _link_top_level(model_dir: Path) -> None:
@@ -415,7 +405,7 @@ def save_checkpoint(model: FaceSwapModel, model_dir: str | Path, state: dict) ->
     if final.exists():
         shutil.rmtree(final)  # a complete but uncommitted snapshot of a killed run (never the live one)
     os.replace(temporary, final)
-    _fsync_dir(root)
+    media.fsync_folder(root)
     _point_latest(model_dir, f"{CHECKPOINTS}/{name}")
     _link_top_level(model_dir)
     for old in root.iterdir():

@@ -1,0 +1,50 @@
+"""The bundled demo: weights in weights/, `swapface demo`, and transfer learning from them."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from swapface import cli, extract, media, model, provenance, train, video
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "weights"
+
+
+def test_bundled_weights_are_small_and_name_the_people():
+    config = json.loads((WEIGHTS / "config.json").read_text())
+    assert config["names"] == {"a": "obama", "b": "trump"}
+    size = sum(p.stat().st_size for p in WEIGHTS.iterdir() if p.is_file())
+    assert size <= 30 * 2**20
+    net = model.load(WEIGHTS)
+    assert net.names == ("obama", "trump")
+
+
+@pytest.mark.slow
+def test_demo_swaps_both_ways_and_the_clip(tmp_path, capsys):
+    assert cli.main(["demo", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for folder in ("obama_to_trump", "trump_to_obama"):
+        written = sorted((tmp_path / folder).glob("*.jpg"))
+        assert len(written) == 8 and str(tmp_path / folder) in out
+        before_after = media.read_image(written[0])
+        assert before_after.shape == (480, 2 * 854, 3)  # before | after
+        assert provenance.read_label(written[0]) == provenance.LABEL
+    clip = tmp_path / "video" / "obama_silent_b.mp4"
+    assert media.video_info(clip).frames == media.video_info(ROOT / "data/video/obama_silent_b.mp4").frames
+    assert video.read_tag(clip) == provenance.LABEL and str(clip) in out
+
+
+@pytest.mark.slow
+def test_training_a_new_pair_from_the_demo_weights_starts_ahead(tmp_path, data_dir):
+    """Transfer learning: the demo weights already redraw faces far better than a fresh model."""
+    for person in ("obama", "trump"):
+        extract.extract([data_dir / person], tmp_path / person, progress=False)
+    settings = train.TrainSettings(preset="lite", batch_size=4, iterations=2, save_every=2, workers=0,
+                                   preview_faces=2, freeze_encoder_for=2)
+    pretrained = train.train(tmp_path / "obama", tmp_path / "trump", tmp_path / "from_demo", settings,
+                             pretrained=WEIGHTS, progress=False)
+    scratch = train.train(tmp_path / "obama", tmp_path / "trump", tmp_path / "scratch", settings, progress=False)
+    assert np.mean(pretrained["a"]) < 0.7 * np.mean(scratch["a"])
+    assert train.load_state(tmp_path / "from_demo")["pretrained"] == str(WEIGHTS)
