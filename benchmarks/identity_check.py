@@ -5,8 +5,9 @@ descriptor of the swapped face is nearer, by mean distance, to B's reference des
 than to A's. Likewise B -> A. A good model passes most frames in both directions.
 
 Defaults: the clips kept out of training in ../shared/data/whitehouse/ (beside the
-project): Obama clips c000, c001, c103 and c110, and Trump frames c006_f00065 to
-c006_f00092. References must not be the evaluated frames (a face is at distance ~0 from
+project): Obama clips c000, c001, c103 and c110, and the Trump frames of the two addresses
+kept out of training (c006_f00033 to c006_f00048 and c006_f00065 to c006_f00092: the one
+Trump clip is spliced from several addresses; the demo weights trained on the others). References must not be the evaluated frames (a face is at distance ~0 from
 its own descriptor), so without --ref-a/--ref-b each person's held-out frames are
 sorted and split: even positions are evaluated, odd positions are the references. They
 are neighbouring frames of the same clips (same day and light), which makes the
@@ -27,7 +28,9 @@ from swapface import evaluate, media, model
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "whitehouse"
 HELD_OUT_CLIPS = {"obama": ("c000", "c001", "c103", "c110"), "trump": ("c006",)}
-TRUMP_FRAMES = range(65, 93)  # c006_f00065 .. c006_f00092: the end of the one Trump clip
+# The one Trump clip is spliced from several addresses; frames 33-48 and 65-92 are the two
+# addresses (dark room; flag and lamp) the demo weights never saw.
+TRUMP_FRAMES = set(range(33, 49)) | set(range(65, 93))
 
 
 def held_out(person: str) -> list[Path]:
