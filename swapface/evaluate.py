@@ -181,21 +181,14 @@ def mae(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.abs(_float(x) - _float(y)).mean())
 
 
-def crop_matrix(size: int = 256, coverage: float = faces.DEFAULT_COVERAGE, out: int = 64) -> np.ndarray:
-    """2x3 matrix from an aligned crop of side `size` to the model's `out` px input.
-
-    The central `coverage` of the crop (where the mean face lies) fills the input, as the
-    training warp samples it; a 256 px crop loses 48 px on each side.
-    """
-    scale = out / (size * coverage)
-    offset = -size * (1 - coverage) / 2 * scale
-    return np.array([[scale, 0, offset], [0, scale, offset]])
-
-
 def crop_inputs(crops: list[np.ndarray], coverage: float = faces.DEFAULT_COVERAGE, out: int = 64) -> np.ndarray:
-    """Aligned crops (uint8 BGR (S, S, 3), from `swapface extract`) to model inputs (N, out, out, 3)."""
-    inputs = [swap.model_input(crop, crop_matrix(crop.shape[0], coverage, out), out) for crop in crops]
-    return np.stack(inputs) if inputs else np.zeros((0, out, out, 3), np.float32)
+    """Aligned crops (uint8 BGR (S, S, 3), from `swapface extract`) to model inputs float32 (N, out, out, 3).
+
+    The central `coverage` of each crop, undistorted: exactly what training's targets show.
+    """
+    from swapface import train, warp
+
+    return train.preview_inputs(list(crops), warp.WarpSettings(coverage=coverage, size=out))
 
 
 def reconstruction_scores(net: models.FaceSwapModel, inputs: np.ndarray, side: str, sigma: float = 1.5) -> dict:

@@ -147,7 +147,7 @@ def split_preview(count: int, preview: int, rng: np.random.Generator) -> tuple[n
     return shown, np.arange(count)
 
 
-def preview_inputs(faces: np.ndarray, settings: warp.WarpSettings = warp.WarpSettings()) -> np.ndarray:
+def preview_inputs(faces: np.ndarray | list[np.ndarray], settings: warp.WarpSettings = warp.WarpSettings()) -> np.ndarray:
     """uint8 crops (N, S, S, 3) to unwarped network inputs, float32 (N, 64, 64, 3) in [0, 1].
 
     The same central region the warp samples for training, only without distortion.
