@@ -61,6 +61,7 @@ def _extract_parser(sub) -> None:
     p.add_argument("--exclude", nargs="+", default=[], metavar="IMG", help="drop faces of the person in these photos")
     p.add_argument("--threshold", type=float, default=defaults.threshold,
                    help="identity filter: largest descriptor distance to a reference")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier extraction in OUTDIR")
     p.set_defaults(run=_run_extract)
 
 
@@ -72,7 +73,7 @@ def _run_extract(args) -> int:
                                detect_width=args.detect_width, upsample=args.upsample,
                                threshold=args.threshold)
     identity = _identity(args.reference, args.exclude, args.threshold, settings.face_settings)
-    report = extract(args.inputs, args.output, settings, identity)
+    report = extract(args.inputs, args.output, settings, identity, overwrite=args.overwrite)
     print(report.summary())
     if report.faces_kept == 0:
         print(f"error: no usable face found in {len(args.inputs)} input(s)", file=sys.stderr)

@@ -122,16 +122,21 @@ def face_name(path: Path, frame: int | None, index: int, suffix: str) -> str:
 
 
 def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSettings = ExtractSettings(),
-            identity: faces.IdentityFilter | None = None, progress: bool = True) -> ExtractReport:
+            identity: faces.IdentityFilter | None = None, progress: bool = True,
+            overwrite: bool = False) -> ExtractReport:
     """Extract aligned faces from image files, folders and videos into `output`.
 
     Unreadable files are skipped and listed in the report, never fatal. Raises MediaError
-    for a missing input and ValueError when the output would overwrite an input.
+    for a missing input, and ValueError when the output would overwrite an input or, unless
+    `overwrite`, an earlier extraction in the same folder.
     """
     output = Path(output)
     inputs = [Path(p) for p in inputs]
     paths = media.list_inputs(inputs)
     _check_output(paths, inputs, output)
+    if (output / ALIGNMENTS).exists() and not overwrite:
+        raise ValueError(f"{output}: already holds extracted faces ({ALIGNMENTS}); "
+                         "use --overwrite to replace them, or another folder")
     output.mkdir(parents=True, exist_ok=True)
     report = ExtractReport(output=output)
     records = []

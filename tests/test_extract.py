@@ -112,6 +112,15 @@ def test_output_folder_may_not_be_an_input_folder(data_dir):
         extract.extract([data_dir / "obama"], data_dir / "obama", progress=False)
 
 
+def test_an_earlier_extraction_is_kept_unless_overwrite(obama_frame, tmp_path, capsys):
+    assert cli.main(["extract", str(obama_frame), "-o", str(tmp_path)]) == 0
+    first = (tmp_path / "alignments.json").read_bytes()
+    assert cli.main(["extract", str(obama_frame), "-o", str(tmp_path)]) == 2
+    assert "already holds extracted faces" in capsys.readouterr().err
+    assert (tmp_path / "alignments.json").read_bytes() == first
+    assert cli.main(["extract", str(obama_frame), "-o", str(tmp_path), "--overwrite"]) == 0
+
+
 def test_cli_summary_and_exit_codes(messy_folder, tmp_path, capsys):
     assert cli.main(["extract", str(messy_folder), "-o", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
