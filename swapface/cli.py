@@ -1,6 +1,7 @@
 """The `swapface` command line: one subcommand per stage.
 
     swapface extract INPUT... -o OUTDIR [--every N] [--size 256] [--reference IMG ...]
+    swapface diagnose FACES... -o OUTDIR
     swapface train FACES_A FACES_B -m MODEL_DIR [--preset original|lite|tiny] [--pretrained DIR] ...
     swapface convert INPUT... -m MODEL_DIR -o OUTPUT (--to NAME | --direction a2b|b2a) [--mask ...]
     swapface evaluate -m MODEL_DIR --a FRAMES_A... --b FRAMES_B... [--ref-a IMG...] [--video CLIP] -o OUTDIR
