@@ -33,6 +33,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from swapface import faces, figures, media, model as models, swap, video
+from swapface.faces import largest_face  # also used as evaluate.largest_face by notebook 4
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,6 @@ def _mean(values: list[float]) -> float:
 
 
 # --- Identity -------------------------------------------------------------------------------------
-
-def largest_face(image: np.ndarray, settings: faces.FaceSettings = faces.FaceSettings()) -> faces.Face | None:
-    """The widest face in uint8 BGR `image`, or None. Retries upsampled at full size, as
-    `faces.reference_descriptors` does, so small or tightly cropped faces are found too."""
-    found = faces.find_faces(image, settings) or faces.find_faces(image, faces.FaceSettings(detect_width=0, upsample=1))
-    return max(found, key=lambda face: face.width) if found else None
-
 
 def reference_set(paths: list[str | Path]) -> np.ndarray:
     """Descriptors (N, 128) float64 of the largest face in each image file or folder of images.

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.util
 import logging
@@ -330,6 +331,16 @@ class IdentityFilter:
         return not len(self.excluded) or float(np.linalg.norm(self.excluded - desc, axis=1).min()) > distance
 
 
+def largest_face(image: np.ndarray, settings: FaceSettings = FaceSettings()) -> Face | None:
+    """The widest face in uint8 BGR `image`, or None.
+
+    Retries on the full-size image upsampled once (same detector), so small or tightly
+    cropped faces, as reference photos and aligned crops often are, are found too.
+    """
+    found = find_faces(image, settings) or find_faces(image, dataclasses.replace(settings, detect_width=0, upsample=1))
+    return max(found, key=lambda face: face.width) if found else None
+
+
 def reference_descriptors(images: list[np.ndarray], names: list[str],
                           settings: FaceSettings = FaceSettings()) -> np.ndarray:
     """Descriptors (N, 128) of the largest face in each reference image.
@@ -339,11 +350,8 @@ def reference_descriptors(images: list[np.ndarray], names: list[str],
     """
     descs = []
     for image, name in zip(images, names):
-        found = find_faces(image, settings)
-        if not found:
-            found = find_faces(image, FaceSettings(detect_width=0, upsample=1))
-        if not found:
+        face = largest_face(image, settings)
+        if face is None:
             raise ValueError(f"{name}: no face found in the reference photo")
-        largest = max(found, key=lambda f: f.width)
-        descs.append(descriptor(image, largest.landmarks))
+        descs.append(descriptor(image, face.landmarks))
     return np.array(descs).reshape(-1, 128)

@@ -236,13 +236,14 @@ def swap_frames(frames: list[np.ndarray], net: models.FaceSwapModel, to: str,
     """Swap every face in `frames` (uint8 BGR) to person `to` ("a", "b" or a stored name).
 
     `jobs` lets a caller (the video stage) supply smoothed landmarks instead of detecting.
-    Returns new uint8 BGR frames; the inputs are not modified.
+    Returns uint8 BGR frames; the inputs are never modified (a frame without a face to
+    swap comes back as the same array).
     """
     size = net.settings.image_size
     if jobs is None:
         jobs = find_jobs(frames, settings, identity, size)
     decoded = decode_jobs(frames, jobs, net, to)
-    out = [frame.copy() for frame in frames]
+    out = list(frames)  # blend returns a new array: no copy needed up front
     for job, face in zip(jobs, decoded):
         out[job.frame] = blend(out[job.frame], face, job.landmarks, job.matrix, settings)
     return out
