@@ -38,7 +38,27 @@ def _identity(references: list[str], excluded: list[str] = (), threshold: float 
         threshold=threshold)
 
 
+def _int_in(low: int, high: int | None = None):
+    """An argparse type: an integer from `low` to `high`, else a usage error naming the range.
+
+    Checked where the option is read, so `--every 0` fails in a second with the usage line,
+    not after the model has loaded (or, for `--upsample 8`, when memory runs out).
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use {low}"
+                                             + (f" to {high}" if high is not None else " or more"))
+        return value
+    parse.__name__ = "integer"  # argparse names the type in its messages
+    return parse
+
+
 def _extract_parser(sub) -> None:
+    from swapface import faces
     from swapface.extract import ExtractSettings
 
     defaults = ExtractSettings()
@@ -47,16 +67,19 @@ def _extract_parser(sub) -> None:
                                    "face and save the crops plus alignments.json to OUTDIR.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or videos")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the aligned faces")
-    p.add_argument("--every", type=int, default=defaults.every, metavar="N", help="read every Nth video frame")
-    p.add_argument("--size", type=int, default=defaults.size, help="side of the aligned crops in pixels")
-    p.add_argument("--min-face", type=int, default=defaults.min_face, metavar="PX",
+    p.add_argument("--every", type=_int_in(1), default=defaults.every, metavar="N", help="read every Nth video frame")
+    p.add_argument("--size", type=_int_in(64, 4096), default=defaults.size,
+                   help="side of the aligned crops in pixels (64 to 4096)")
+    p.add_argument("--min-face", type=_int_in(0), default=defaults.min_face, metavar="PX",
                    help="drop faces narrower than this in the source")
     p.add_argument("--blur", type=float, default=defaults.blur_threshold, metavar="VAR",
                    help="drop faces whose variance of the Laplacian is below this")
     p.add_argument("--detector", choices=["hog", "cnn"], default=defaults.detector)
-    p.add_argument("--detect-width", type=int, default=defaults.detect_width, metavar="PX",
+    p.add_argument("--detect-width", type=_int_in(0), default=defaults.detect_width, metavar="PX",
                    help="detect on a copy this wide (0: full size)")
-    p.add_argument("--upsample", type=int, default=defaults.upsample, help="detector upsampling (finds small faces)")
+    # Each level doubles both sides: memory grows 4x per level (8 levels needed 24 GB).
+    p.add_argument("--upsample", type=_int_in(0, faces.MAX_UPSAMPLE), default=defaults.upsample,
+                   help=f"detector upsampling, 0 to {faces.MAX_UPSAMPLE} (finds small faces)")
     p.add_argument("--reference", nargs="+", default=[], metavar="IMG",
                    help="keep only faces of the person in these photos")
     p.add_argument("--exclude", nargs="+", default=[], metavar="IMG", help="drop faces of the person in these photos")
@@ -96,7 +119,9 @@ def _run_diagnose(args) -> int:
 
     from swapface import dataset
 
-    described = {Path(folder).name: dataset.describe(folder) for folder in args.folders}
+    # Labels, not folder names, as keys: two folders both called "faces" would be one entry.
+    described = {label: dataset.describe(folder)
+                 for label, folder in zip(dataset.folder_labels(args.folders), args.folders)}
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     media.write_bytes_atomic(output / "diagnostics.json", json.dumps(described, indent=1).encode())
@@ -138,7 +163,8 @@ def _run_demo(args) -> int:
 
 
 def _train_parser(sub) -> None:
-    from swapface.train import TrainSettings  # light: Keras is imported only when training starts
+    from swapface.devices import PRECISIONS
+    from swapface.train import TrainSettings
 
     defaults = TrainSettings()
     p = sub.add_parser("train", help="train the shared encoder and both decoders; rerun to resume",
@@ -151,42 +177,37 @@ def _train_parser(sub) -> None:
     # The preset names of swapface.model.PRESETS, written out so that --help needs no Keras.
     p.add_argument("--preset", choices=["original", "lite", "tiny"], default=None,
                    help="model size (default: the saved one when resuming, else original)")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size, metavar="N",
+    p.add_argument("--batch-size", type=_int_in(1), default=defaults.batch_size, metavar="N",
                    help="faces per side per step (16 suits a CPU)")
-    p.add_argument("--iterations", type=int, default=defaults.iterations, metavar="N",
+    p.add_argument("--iterations", type=_int_in(0), default=defaults.iterations, metavar="N",
                    help="total steps to reach, resumed ones included")
-    p.add_argument("--save-every", type=int, default=defaults.save_every, metavar="N",
+    p.add_argument("--save-every", type=_int_in(1), default=defaults.save_every, metavar="N",
                    help="steps between checkpoints")
     p.add_argument("--pretrained", metavar="DIR", help="start from another pair's saved model")
-    p.add_argument("--freeze-encoder", type=int, default=defaults.freeze_encoder_for, metavar="N",
+    p.add_argument("--freeze-encoder", type=_int_in(0), default=defaults.freeze_encoder_for, metavar="N",
                    help="with --pretrained: keep the encoder frozen for the first N steps")
     p.add_argument("--distribute", action="store_true", help="tf.distribute over all GPUs (or a TF_CONFIG cluster)")
-    p.add_argument("--mixed-precision", action="store_true", help="float16 maths (GPUs only)")
+    p.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
+                   help="auto: float16 maths on a GPU, bfloat16 on a CPU with native bf16, else float32")
+    p.add_argument("--mixed-precision", action="store_true", help="same as --precision mixed")
     p.add_argument("--match-colour", action="store_true", help="2017 trick: shift A's mean colour onto B's")
     p.add_argument("--names", nargs=2, metavar=("A", "B"), help="the two people's names (default: folder names)")
-    p.add_argument("--workers", type=int, default=defaults.workers, metavar="N",
+    p.add_argument("--workers", type=_int_in(0, 64), default=defaults.workers, metavar="N",
                    help="augmentation processes (default: one per core but one; 0: none)")
     p.add_argument("--seed", type=int, default=defaults.seed, metavar="N")
     p.set_defaults(run=_run_train)
 
 
-def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # a preempted cloud machine gets SIGTERM: checkpoint as for Ctrl-C
-
-
 def _run_train(args) -> int:
-    import signal
+    from swapface import checkpoints, train
 
-    from swapface import train
-
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     settings = train.TrainSettings(
         preset=args.preset, batch_size=args.batch_size, iterations=args.iterations,
         save_every=args.save_every, seed=args.seed, workers=args.workers,
         match_colour=args.match_colour, freeze_encoder_for=args.freeze_encoder,
-        distribute=args.distribute, mixed_precision=args.mixed_precision,
+        distribute=args.distribute, precision="mixed" if args.mixed_precision else args.precision,
         names=tuple(args.names) if args.names else None)
-    state = train.load_state(args.model_dir)
+    state = checkpoints.load_state(args.model_dir)
     if state is not None:
         print(f"resuming {args.model_dir} from iteration {state['iteration']}")
     history = train.train(args.faces_a, args.faces_b, args.model_dir, settings, pretrained=args.pretrained)
@@ -246,7 +267,7 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--ref-a", nargs="+", metavar="IMG", help="reference photos of A, not among FRAMES_A")
     p.add_argument("--ref-b", nargs="+", metavar="IMG", help="reference photos of B, not among FRAMES_B")
     p.add_argument("--video", metavar="CLIP", help="a clip of A, swapped to B for the flicker ratio")
-    p.add_argument("--video-frames", type=int, metavar="N", help="frames of the clip to check (default: 90)")
+    p.add_argument("--video-frames", type=_int_in(2), metavar="N", help="frames of the clip to check (default: 90)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for metrics.json and report.png")
     p.set_defaults(run=_run_evaluate)
 

@@ -180,9 +180,9 @@ def crop_inputs(crops: list[np.ndarray], coverage: float = faces.DEFAULT_COVERAG
 
     The central `coverage` of each crop, undistorted: exactly what training's targets show.
     """
-    from swapface import train, warp
+    from swapface import warp
 
-    return train.preview_inputs(list(crops), warp.WarpSettings(coverage=coverage, size=out))
+    return warp.model_inputs(list(crops), warp.WarpSettings(coverage=coverage, size=out))
 
 
 def reconstruction_scores(net: models.FaceSwapModel, inputs: np.ndarray, side: str, sigma: float = 1.5) -> dict:

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,14 @@ PARTS = (
 )
 EYES_51 = slice(faces.RIGHT_EYE.start - 17, faces.LEFT_EYE.stop - 17)  # the eyes among the 51 mean-face points
 KEPT_COLOUR, REJECTED_COLOUR = "tab:green", "tab:red"
+DPI = 120  # saved figures: legends and tick labels stay readable at GitHub's width
+
+
+def save(figure: Figure, path: str | Path, dpi: int = DPI) -> Path:
+    """Render `figure` to PNG at `path`, atomically: a reader never sees half an image."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return media.write_bytes_atomic(path, buffer.getvalue())
 
 
 def rgb(image: np.ndarray | str | Path) -> np.ndarray:

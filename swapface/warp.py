@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass
@@ -244,3 +245,20 @@ def warp_batch(images: Sequence[np.ndarray] | np.ndarray, rng: np.random.Generat
     for index, image in enumerate(images):
         warped[index], target[index] = warp_pair(image, rng, settings)
     return warped, target
+
+
+def model_inputs(crops: Sequence[np.ndarray] | np.ndarray, settings: WarpSettings = WarpSettings()) -> np.ndarray:
+    """Aligned crops (uint8 BGR (N, S, S, 3)) to undistorted model inputs, float32 (N, size, size, 3).
+
+    The same central `coverage` of the crop that training warps, only without jitter: what
+    a training target shows. Previews and evaluation cut their inputs here, so they see
+    faces exactly as training does.
+
+    Example:
+        >>> model_inputs(np.zeros((2, 256, 256, 3), np.uint8)).shape
+        (2, 64, 64, 3)
+    """
+    still = dataclasses.replace(settings, jitter=0.0)
+    inputs = [warp_with_grid(crop, warp_grid(crop.shape, np.random.default_rng(0), still), settings.size)[1]
+              for crop in crops]
+    return np.stack(inputs) if inputs else np.zeros((0, settings.size, settings.size, 3), np.float32)

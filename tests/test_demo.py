@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from swapface import cli, extract, media, model, provenance, train, video
+from swapface import checkpoints, cli, extract, media, model, provenance, train, video
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -47,4 +47,4 @@ def test_training_a_new_pair_from_the_demo_weights_starts_ahead(tmp_path, data_d
                              pretrained=WEIGHTS, progress=False)
     scratch = train.train(tmp_path / "obama", tmp_path / "trump", tmp_path / "scratch", settings, progress=False)
     assert np.mean(pretrained["a"]) < 0.7 * np.mean(scratch["a"])
-    assert train.load_state(tmp_path / "from_demo")["pretrained"] == str(WEIGHTS)
+    assert checkpoints.load_state(tmp_path / "from_demo")["pretrained"] == str(WEIGHTS)

@@ -65,18 +65,18 @@ def make_tiny_model(tmp: Path) -> None:
 
 
 def check_training(tmp: Path) -> None:
-    from swapface import model, train
+    from swapface import checkpoints, model, train
 
     iterations = NOTEBOOKS["2_train.ipynb"]["ITERATIONS"]
     for person in ("obama", "trump"):  # extracted by the notebook itself
         assert len(_aligned_faces(tmp / "faces" / person)) == len(list((ROOT / "data" / person).glob("*.jpg")))
-    scratch = train.load_state(tmp / "models" / "scratch")
+    scratch = checkpoints.load_state(tmp / "models" / "scratch")
     assert scratch["iteration"] == iterations and len(scratch["losses"]["a"]) == iterations
     assert (scratch["preset"], scratch["batch_size"], scratch["names"]) == ("tiny", 4, ["obama", "trump"])
     assert model.read_config(tmp / "models" / "scratch")["extra"] == {"iteration": iterations}
     for name in (train.PREVIEW_FILE, train.LOSS_FILE):
         assert (tmp / "models" / "scratch" / name).stat().st_size > 1000, name
-    transfer = train.load_state(tmp / "models" / "transfer")  # started from PRETRAINED, encoder frozen a while
+    transfer = checkpoints.load_state(tmp / "models" / "transfer")  # started from PRETRAINED, encoder frozen a while
     assert transfer["iteration"] == iterations and transfer["pretrained"] == str(tmp / "model")
     assert transfer["frozen_until"] == iterations // 3
 
