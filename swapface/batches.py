@@ -19,21 +19,25 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
 import signal
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from swapface import media, warp
+from swapface import faces, media, warp
 
 log = logging.getLogger(__name__)
 
+ALIGNMENTS = "alignments.json"  # written by `swapface extract` beside the crops
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # warped_a, target_a, warped_b, target_b
 
 
@@ -50,42 +54,135 @@ class BatchSettings:
 
 # --- Faces ----------------------------------------------------------------------------------------
 
+def common_side(files: list[Path]) -> int:
+    """The most common side among the square images in `files`, read from their headers only
+    (largest on a tie; 256 when none can be read: the caller then finds no usable face)."""
+    sides = Counter()
+    for path in files:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # noqa: BLE001 - an unreadable file is reported when it is decoded
+            continue
+        if width == height:
+            sides[width] += 1
+    return max(sides, key=lambda side: (sides[side], side)) if sides else 256
+
+
 def face_files(folder: str | Path) -> list[Path]:
     """The image files of an extraction folder, sorted (alignments.json and others ignored)."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and media.is_image(p))
 
 
-def load_faces(folder: str | Path) -> np.ndarray:
-    """Decode every aligned face in `folder` once: uint8 BGR (N, S, S, 3).
+def load_faces(folder: str | Path, weights: bool = False) -> np.ndarray:
+    """Decode every aligned face in `folder` once: uint8 BGR (N, S, S, 3), or (N, S, S, 4).
 
     Decoded once, not per batch, which would add ~1 ms per face to every step (1,000 faces
-    hold 200 MB and load in ~1 s). A
-    file that cannot be read, or is not square like the first face, is skipped with a
-    warning naming it. A missing folder, or one without a usable face, raises MediaError.
+    hold 200 MB and load in ~1 s). With `weights`, a fourth channel holds each face's
+    region weights (`faces.region_weights`: face, eyes, mouth) for the masked loss, drawn
+    from the landmarks in the folder's alignments.json, so they warp with the face.
+    A file that cannot be read, or is not square, is skipped with a warning naming it; a
+    square face of another size than most is resized to theirs, one file at a time (one odd
+    image sorted first must not decide the size of all). A missing folder, or one without a
+    usable face, raises MediaError.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise media.MediaError(folder, "no such folder of aligned faces")
     files = face_files(folder)
-    faces, count = None, 0
+    side = common_side(files)
+    faces, kept = None, []
     for path in files:
         try:
             face = media.read_image(path)
         except media.MediaError as err:
             log.warning("skipping %s", err)
             continue
-        if faces is None and face.shape[0] == face.shape[1]:
-            faces = np.empty((len(files), *face.shape), np.uint8)  # filled in place: no second copy
-        if faces is None or face.shape != faces.shape[1:]:
-            log.warning("skipping %s: %dx%d, not an aligned face like the others", path, *face.shape[1::-1])
+        if face.shape[0] != face.shape[1]:
+            log.warning("skipping %s: %dx%d, not a square aligned face", path, *face.shape[1::-1])
             continue
-        faces[count] = face
-        count += 1
-    if not count:
+        if face.shape[0] != side:
+            log.warning("%s: %d px, resized to the %d px of the other faces", path, face.shape[0], side)
+            face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA if face.shape[0] > side
+                              else cv2.INTER_CUBIC)
+        if faces is None:
+            # filled in place: no second copy
+            faces = np.empty((len(files), side, side, 4 if weights else 3), np.uint8)
+        faces[len(kept), ..., :3] = face
+        kept.append(path)
+    if not kept:
         raise media.MediaError(folder, f"no usable face among {len(files)} image file(s); "
                                        "run `swapface extract` into it first")
-    log.info("loaded %d faces from %s", count, folder)
-    return faces[:count] if count == len(faces) else faces[:count].copy()
+    faces = faces[:len(kept)] if len(kept) == len(faces) else faces[:len(kept)].copy()
+    if weights:
+        faces[..., 3] = crop_weights(folder, kept, faces.shape[1])
+    log.info("loaded %d faces from %s", len(kept), folder)
+    return faces
+
+
+def crop_landmarks(folder: str | Path, size: int) -> dict[str, np.ndarray]:
+    """{file name: (68, 2) float64 landmarks in the pixels of a `size` px crop}, from alignments.json.
+
+    extract stores the landmarks in the source image and the matrix that cut the crop, so
+    the crop's own landmarks are one transform (and a rescale, if the crops were resized)
+    away: no face needs detecting again. An absent or unreadable file gives {} (with a warning).
+    """
+    path = Path(folder) / ALIGNMENTS
+    try:
+        document = json.loads(path.read_text())
+        scale = size / float(document.get("size", size))
+        return {record["file"]: scale * faces.transform_points(np.asarray(record["landmarks"], np.float64),
+                                                               np.asarray(record["matrix"], np.float64))
+                for record in document["faces"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        log.warning("%s: cannot read landmarks (%s); faces will be found again", path, err)
+        return {}
+
+
+def crop_weights(folder: str | Path, files: list[Path], size: int) -> np.ndarray:
+    """uint8 (N, size, size) region weights of the aligned faces `files` (see `load_faces`).
+
+    A face without a record in alignments.json has its landmarks detected on the crop; if
+    none is found, the whole crop counts as face (weight 128), as an unmasked loss would.
+    """
+    known = crop_landmarks(folder, size)
+    out = np.full((len(files), size, size), 128, np.uint8)
+    for index, path in enumerate(files):
+        points = known.get(path.name)
+        if points is None:
+            found = faces.largest_face(media.read_image(path))
+            points = None if found is None else found.landmarks  # same size: checked by load_faces
+        if points is None:
+            log.warning("%s: no landmarks; the whole crop is weighted as face", path)
+            continue
+        out[index] = faces.region_weights((size, size), points)
+    return out
+
+
+def crop_coverage(folder: str | Path) -> float:
+    """The share of the crops' side that the mean face spans, as extract recorded it."""
+    try:
+        return float(json.loads((Path(folder) / ALIGNMENTS).read_text())["coverage"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return faces.DEFAULT_COVERAGE  # extract's default
+
+
+def with_weights(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, S, S, 4): aligned faces (N, S, S, 3 or 4) with region weights from detected landmarks.
+
+    For faces given as an array (no alignments.json beside them); a face where none is
+    found counts as face everywhere.
+    """
+    if images.shape[-1] == 4:
+        return images
+    out = np.empty((*images.shape[:3], 4), np.uint8)
+    out[..., :3] = images
+    out[..., 3] = 128
+    for index, image in enumerate(images):
+        found = faces.largest_face(image)
+        if found is not None:
+            out[index, ..., 3] = faces.region_weights(image.shape, found.landmarks)
+    return out
 
 
 def colour_shift(faces_a: np.ndarray, faces_b: np.ndarray) -> np.ndarray:
@@ -125,23 +222,24 @@ def batch_rng(seed: int, index: int) -> np.random.Generator:
 def make_batch(faces_a: np.ndarray, faces_b: np.ndarray, index: int, seed: int, batch_size: int,
                settings: warp.WarpSettings = warp.WarpSettings(), shift: np.ndarray | None = None,
                out: Batch | None = None) -> Batch:
-    """Training batch `index`: (warped_a, target_a, warped_b, target_b), float32 (B, 64, 64, 3).
+    """Training batch `index`: (warped_a, target_a, warped_b, target_b), float32 (B, S, S, C).
 
-    Faces are drawn without replacement (with, if a side has fewer than `batch_size`), then
-    warped as `warp.warp_batch` does, straight into `out` if given (a worker's shared slot).
-    `shift` (float32 (3,), see `colour_shift`) is added to A's pairs, unclipped as in 2017.
+    Faces (uint8 (N, H, W, C)) are drawn without replacement (with, if a side has fewer than
+    `batch_size`), then warped by `warp.warp_batch`, straight into `out` if given (a
+    worker's shared slot). Targets keep all C channels (a weight channel warps with its
+    face); the warped inputs are only the 3 colour channels. `shift` (float32 (3,), see
+    `colour_shift`) is added to A's colours, unclipped as in 2017.
     """
     rng = batch_rng(seed, index)
-    shape = (batch_size, settings.size, settings.size, 3)
+    shape = (batch_size, settings.size, settings.size, faces_a.shape[-1])
     out = out if out is not None else tuple(np.empty(shape, np.float32) for _ in range(4))
-    for faces, warped, target in ((faces_a, *out[:2]), (faces_b, *out[2:])):
-        chosen = rng.choice(len(faces), size=batch_size, replace=len(faces) < batch_size)
-        for row, face in enumerate(chosen):
-            warped[row], target[row] = warp.warp_pair(faces[face], rng, settings)
+    for images, warped, target in ((faces_a, *out[:2]), (faces_b, *out[2:])):
+        chosen = rng.choice(len(images), size=batch_size, replace=len(images) < batch_size)
+        warp.warp_batch(images[chosen], rng, settings, out=(warped, target))
     if shift is not None:
         for array in out[:2]:
-            array += shift
-    return out
+            array[..., :3] += shift
+    return out[0][..., :3], out[1], out[2][..., :3], out[3]
 
 
 def default_workers() -> int:
@@ -216,7 +314,7 @@ class BatchStream:
             view[...] = array
             faces.append((raw, array.shape))
         size = settings.warp_settings.size
-        shape = (self.workers, settings.prefetch, 4, settings.batch_size, size, size, 3)
+        shape = (self.workers, settings.prefetch, 4, settings.batch_size, size, size, self._faces[0].shape[-1])
         raw, self._slots = _shared(context, shape, np.float32)
         for worker in range(self.workers):
             ours, theirs = context.Pipe()
@@ -257,7 +355,8 @@ class BatchStream:
                                "spawned worker imports it") from None
         if isinstance(message, tuple):
             raise RuntimeError(f"augmentation worker {worker} failed:\n{message[1]}")
-        batch = tuple(np.array(part) for part in self._slots[worker, message])
+        warped_a, target_a, warped_b, target_b = self._slots[worker, message]
+        batch = tuple(np.array(part) for part in (warped_a[..., :3], target_a, warped_b[..., :3], target_b))
         conn.send(message)
         self.index += 1
         return batch

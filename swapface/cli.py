@@ -23,7 +23,7 @@ from swapface import media
 log = logging.getLogger("swapface")
 
 
-def _identity(references: list[str], excluded: list[str] = (), threshold: float = 0.6, face_settings=None):
+def _identity(references: list[str], excluded: list[str] = (), threshold: float | None = None, face_settings=None):
     """The identity filter that --reference/--exclude photos describe, or None without them."""
     from swapface import faces
 
@@ -35,7 +35,7 @@ def _identity(references: list[str], excluded: list[str] = (), threshold: float 
     return faces.IdentityFilter(
         references=faces.reference_descriptors([media.read_image(p) for p in references], references, face_settings),
         excluded=faces.reference_descriptors([media.read_image(p) for p in excluded], list(excluded), face_settings),
-        threshold=threshold)
+        threshold=faces.SAME_PERSON if threshold is None else threshold)
 
 
 def _int_in(low: int, high: int | None = None):
@@ -164,7 +164,9 @@ def _run_demo(args) -> int:
 
 def _train_parser(sub) -> None:
     from swapface.devices import PRECISIONS
-    from swapface.train import TrainSettings
+    from swapface.losses import KINDS
+    from swapface.model import PRESETS
+    from swapface.train import DEFAULT_COVERAGE, TrainSettings
 
     defaults = TrainSettings()
     p = sub.add_parser("train", help="train the shared encoder and both decoders; rerun to resume",
@@ -174,8 +176,7 @@ def _train_parser(sub) -> None:
     p.add_argument("faces_a", metavar="FACES_A", help="aligned faces of person A")
     p.add_argument("faces_b", metavar="FACES_B", help="aligned faces of person B")
     p.add_argument("-m", "--model-dir", required=True, metavar="MODEL_DIR", help="folder for checkpoints")
-    # The preset names of swapface.model.PRESETS, written out so that --help needs no Keras.
-    p.add_argument("--preset", choices=["original", "lite", "tiny"], default=None,
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
                    help="model size (default: the saved one when resuming, else original)")
     p.add_argument("--batch-size", type=_int_in(1), default=defaults.batch_size, metavar="N",
                    help="faces per side per step (16 suits a CPU)")
@@ -190,6 +191,17 @@ def _train_parser(sub) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
                    help="auto: float16 maths on a GPU, bfloat16 on a CPU with native bf16, else float32")
     p.add_argument("--mixed-precision", action="store_true", help="same as --precision mixed")
+    p.add_argument("--loss", choices=KINDS, default=defaults.loss.kind,
+                   help="mae (2017) or l1+dssim (also penalises blurred structure: eyes, mouth, edges)")
+    p.add_argument("--mask-loss", action=argparse.BooleanOptionalAction, default=defaults.loss.masked,
+                   help="count only the face in the loss (landmarks from alignments.json)")
+    p.add_argument("--eye-mouth", type=float, default=defaults.loss.eye_mouth, metavar="W",
+                   help="with --mask-loss: weight of eyes and mouth relative to the rest of the face")
+    p.add_argument("--coverage", type=float, default=None, metavar="C",
+                   help=f"share of the model's square the mean face spans (default: saved, else "
+                        f"{DEFAULT_COVERAGE}; 2017: 1.0)")
+    p.add_argument("--recipe-2017", action="store_true",
+                   help="the 2017 recipe: MAE, no mask, coverage 1.0, float32 (overrides the four options above)")
     p.add_argument("--match-colour", action="store_true", help="2017 trick: shift A's mean colour onto B's")
     p.add_argument("--names", nargs=2, metavar=("A", "B"), help="the two people's names (default: folder names)")
     p.add_argument("--workers", type=_int_in(0, 64), default=defaults.workers, metavar="N",
@@ -199,14 +211,20 @@ def _train_parser(sub) -> None:
 
 
 def _run_train(args) -> int:
+    import dataclasses
+
     from swapface import checkpoints, train
+    from swapface.losses import LossSettings
 
     settings = train.TrainSettings(
         preset=args.preset, batch_size=args.batch_size, iterations=args.iterations,
         save_every=args.save_every, seed=args.seed, workers=args.workers,
         match_colour=args.match_colour, freeze_encoder_for=args.freeze_encoder,
         distribute=args.distribute, precision="mixed" if args.mixed_precision else args.precision,
-        names=tuple(args.names) if args.names else None)
+        names=tuple(args.names) if args.names else None, coverage=args.coverage,
+        loss=LossSettings(kind=args.loss, masked=args.mask_loss, eye_mouth=args.eye_mouth))
+    if args.recipe_2017:
+        settings = dataclasses.replace(settings, **train.RECIPE_2017)
     state = checkpoints.load_state(args.model_dir)
     if state is not None:
         print(f"resuming {args.model_dir} from iteration {state['iteration']}")
@@ -218,6 +236,9 @@ def _run_train(args) -> int:
 
 
 def _convert_parser(sub) -> None:
+    from swapface import swap
+
+    defaults = swap.SwapSettings()
     p = sub.add_parser("convert", help="swap the faces in photos and videos with a trained model",
                        description="Swap every face in images, folders and videos. Outputs mirror the input "
                                    "names in OUTPUT and are labelled synthetic.")
@@ -227,8 +248,9 @@ def _convert_parser(sub) -> None:
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--to", metavar="NAME", help="the person to swap to, by the name stored with the model")
     who.add_argument("--direction", choices=["a2b", "b2a"], help="a2b: faces of A become B")
-    p.add_argument("--mask", choices=["rect", "hull", "hull+rect"], default="hull+rect")
-    p.add_argument("--color", choices=["none", "avg", "lab", "hist"], default="lab", help="colour matching")
+    p.add_argument("--mask", choices=swap.MASKS, default=defaults.mask,
+                   help="face: the landmark hull raised over the forehead, inside the model's square")
+    p.add_argument("--color", choices=swap.COLORS, default=defaults.color, help="colour matching")
     p.add_argument("--seamless", action="store_true", help="Poisson blending on top of the mask")
     p.add_argument("--reference", nargs="+", default=[], metavar="IMG", help="swap only faces of this person")
     p.add_argument("--side-by-side", action="store_true", help="write input | output")
@@ -272,25 +294,40 @@ def _evaluate_parser(sub) -> None:
     p.set_defaults(run=_run_evaluate)
 
 
+REPORT_FILES = ("metrics.json", "report.png")  # what evaluate writes into OUTDIR
+
+
+def _check_report_folder(output: Path, inputs: list[str]) -> None:
+    """ValueError if writing the report into `output` could replace an input: the folder is
+    an input folder, holds an input file, or one of its report files is an input."""
+    folders = {Path(item).resolve() for item in inputs if Path(item).is_dir()}
+    files = {Path(item).resolve() for item in inputs if not Path(item).is_dir()}
+    where = output.resolve()
+    if where in folders or any(path.parent == where for path in files) \
+            or any((where / name) in files for name in REPORT_FILES):
+        raise ValueError(f"{output}: holds evaluated frames or references; choose another folder "
+                         f"for {' and '.join(REPORT_FILES)}")
+
+
 def _run_evaluate(args) -> int:
     import dataclasses
-    import io
 
-    from swapface import evaluate, model
+    from swapface import evaluate, figures, model
 
+    output = Path(args.output)
+    _check_report_folder(output, [*args.a, *args.b, *(args.ref_a or []), *(args.ref_b or []),
+                                  *([args.video] if args.video else [])])
     net = model.load(args.model_dir)
     settings = evaluate.EvalSettings()
     if args.video_frames:
         settings = dataclasses.replace(settings, video_frames=args.video_frames)
     results = evaluate.evaluate(net, args.a, args.b, args.ref_a, args.ref_b, args.video, settings)
-    output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     evaluate.write_report(results, output / "metrics.json")
     examples = {"a2b": evaluate.example_faces(net, args.a, "b", settings),
                 "b2a": evaluate.example_faces(net, args.b, "a", settings)}
-    image = io.BytesIO()
-    evaluate.report_figure(results, examples).savefig(image, format="png", dpi=100)
-    media.write_bytes_atomic(output / "report.png", image.getvalue())
+    # The report shows swapped faces: figures.save labels it as synthetic like any other output.
+    figures.save(evaluate.report_figure(results, examples), output / "report.png", dpi=100)
     print(evaluate.summary(results))
     print(f"metrics.json and report.png in {output}")
     return 0

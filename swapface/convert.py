@@ -34,9 +34,11 @@ class ConvertReport:
     faces: int = 0  # faces swapped
     written: list[Path] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, what was done differently)
 
     def summary(self) -> str:
         lines = [f"converted {self.images} images and {self.videos} videos ({self.faces} faces) into {self.output}"]
+        lines += [f"note {name}: {what}" for name, what in self.notes]
         lines += [f"skipped {name}: {why}" for name, why in self.skipped]
         return "\n".join(lines)
 
@@ -62,6 +64,25 @@ def _output_path(source: Path, output: Path) -> Path:
     return output / (source.name if suffix in (".png", ".jpg", ".jpeg") else f"{source.stem}.png")
 
 
+def output_paths(paths: list[Path], output: Path) -> list[Path]:
+    """The output file of each input: its mirrored name, made unique where two would clash.
+
+    `a/frame.jpg` and `b/frame.jpg`, or `photo.bmp` and `photo.webp` (both written as
+    .png), would otherwise overwrite each other; later ones get '-2', '-3', ... before the
+    suffix. Compared without case, as some file systems do.
+    """
+    taken, result = set(), []
+    for path in paths:
+        target = _output_path(path, output)
+        candidate, number = target, 1
+        while candidate.name.casefold() in taken:
+            number += 1
+            candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
+        taken.add(candidate.name.casefold())
+        result.append(candidate)
+    return result
+
+
 def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapModel, to: str,
             settings: swap.SwapSettings = swap.SwapSettings(),
             video_settings: video.VideoSettings = video.VideoSettings(),
@@ -74,7 +95,7 @@ def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapMo
     """
     output = Path(output)
     paths = media.list_inputs(inputs)
-    plan = [(path, _output_path(path, output)) for path in paths]
+    plan = list(zip(paths, output_paths(paths, output)))
     sources = {p.resolve() for p in paths}
     clashes = [str(dst) for _, dst in plan if dst.resolve() in sources]
     if clashes:
@@ -102,6 +123,8 @@ def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapMo
         if video_settings.mark:
             result = provenance.add_mark(result)
         provenance.write_image(dst, result)
+        if dst.name != _output_path(src, output).name:
+            report.notes.append((str(src), f"written as {dst.name}: another input has its name"))
         report.images += 1
         report.faces += len(jobs)
         report.written.append(dst)
@@ -117,4 +140,5 @@ def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapMo
         report.videos += 1
         report.faces += result.faces
         report.written.append(dst)
+        report.notes += [(str(src), note) for note in result.notes]
     return report

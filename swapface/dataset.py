@@ -32,7 +32,7 @@ class DatasetSettings:
     """Thresholds of the diagnostics."""
 
     duplicate_distance: float = 4.0  # mean grey-level difference of 16 px thumbnails below which faces are duplicates
-    identity_threshold: float = 0.6  # descriptor distance to the folder's centroid that flags a face
+    identity_threshold: float = faces.SAME_PERSON  # descriptor distance to the folder's centroid that flags a face
     identity_sample: int = 60  # faces checked for identity (a descriptor costs ~50 ms on a CPU)
     pose_bins: int = 12  # histogram bins per pose axis
 
@@ -97,8 +97,29 @@ def identity_purity(crops: list[tuple[np.ndarray, np.ndarray]], settings: Datase
     return {"purity": float((distances < settings.identity_threshold).mean()), "outliers": outliers}
 
 
+def folder_labels(folders: list[str | Path]) -> list[str]:
+    """A distinct label per folder: its name, or as much of its path as tells it apart.
+
+    `runs/1/faces` and `runs/2/faces` are '1/faces' and '2/faces', not twice 'faces' (one
+    would hide the other in the report). The same folder given twice gets '#2'.
+    """
+    parts = [Path(folder).resolve().parts for folder in folders]
+    labels, bases = [], []
+    for index, mine in enumerate(parts):
+        depth = 1
+        while depth < len(mine) and any(other[-depth:] == mine[-depth:] for j, other in enumerate(parts)
+                                        if j != index and other != mine):
+            depth += 1
+        label = "/".join(mine[-depth:]) or str(folders[index])
+        labels.append(label if label not in bases else f"{label} #{bases.count(label) + 1}")
+        bases.append(label)
+    return labels
+
+
 def summary(name: str, stats: dict) -> str:
     """One line of numbers for a described folder."""
+    if not stats["faces"]:
+        return f"{name}: no readable faces" + (f" ({len(stats['skipped'])} unreadable)" if stats["skipped"] else "")
     yaw = np.array(stats["yaw"])
     return (f"{name}: {stats['faces']} faces, yaw {np.percentile(yaw, 5):+.0f}..{np.percentile(yaw, 95):+.0f} deg "
             f"(5-95%), blur median {np.median(stats['blur']):.0f}, brightness median "

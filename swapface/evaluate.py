@@ -18,7 +18,7 @@ Example:
     >>> from swapface import evaluate, model
     >>> net = model.load("weights")
     >>> results = evaluate.evaluate(net, ["faces_a/"], ["faces_b/"])
-    >>> results["a2b"]["share_target_mean"]
+    >>> results["a2b"]["recognised"]  # share of A's frames swapped to B that dlib recognises as B
 """
 
 from __future__ import annotations
@@ -55,15 +55,27 @@ def _mean(values: list[float]) -> float:
 
 # --- Identity -------------------------------------------------------------------------------------
 
-def reference_set(paths: list[str | Path]) -> np.ndarray:
+def _readable(paths: list[str | Path], skipped: list | None):
+    """(path, uint8 BGR image) of each image in `paths` that reads; the others are logged and
+    added to `skipped` as (file, reason): one bad frame must not stop an evaluation."""
+    for path in media.list_inputs(paths):
+        try:
+            yield path, media.read_image(path)
+        except media.MediaError as err:
+            log.warning("%s: skipped", err)
+            if skipped is not None:
+                skipped.append((str(path), err.reason))
+
+
+def reference_set(paths: list[str | Path], skipped: list | None = None) -> np.ndarray:
     """Descriptors (N, 128) float64 of the largest face in each image file or folder of images.
 
     A file without a face is skipped with a warning (held-out frames include blinks and
-    turns); ValueError if no file gives a face, since nothing could be compared.
+    turns), an unreadable one too (and listed in `skipped`); ValueError if no file gives a
+    face, since nothing could be compared.
     """
     descriptors = []
-    for path in media.list_inputs(paths):
-        image = media.read_image(path)
+    for path, image in _readable(paths, skipped):
         face = largest_face(image)
         if face is None:
             log.warning("%s: no face found, not used as a reference", path)
@@ -85,18 +97,45 @@ def split_references(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:
     return files[0::2], files[1::2]
 
 
+RADIUS_PERCENTILE = 95  # genuine faces of a person lie this often within the radius of their centroid
+
+
+def recognition_radius(refs: np.ndarray, percentile: float = RADIUS_PERCENTILE) -> float:
+    """How far apart genuine faces of one person lie: the `percentile` of the leave-one-out
+    distances among the references (each reference to every other one).
+
+    Calibrated from the references, not dlib's generic 0.6: about 0.5 on the White House
+    frames, where faces of two different people lie about 0.8 apart. A swap within it of
+    the target's centroid is as close to the person as two real photos of them are to
+    each other.
+
+    Example:
+        >>> recognition_radius(np.array([[0.0, 0.0], [0.3, 0.0], [0.0, 0.4]]), percentile=100)
+        0.5
+    """
+    refs = np.asarray(refs, np.float64)
+    if len(refs) < 2:
+        log.warning("one reference face cannot calibrate a radius: using dlib's customary %.1f", faces.SAME_PERSON)
+        return faces.SAME_PERSON
+    distances = np.linalg.norm(refs[:, None] - refs[None], axis=-1)
+    return float(np.percentile(distances[~np.eye(len(refs), dtype=bool)], percentile))
+
+
 def identity_scores(outputs: list[np.ndarray], target_refs: np.ndarray, source_refs: np.ndarray,
-                    found: list[faces.Face | None] | None = None) -> dict:
+                    found: list[faces.Face | None] | None = None, radius: float | None = None) -> dict:
     """How far the face in each swapped frame (uint8 BGR) is from the target and the source.
 
-    `to_*` are distances to each person's centroid (mean reference descriptor); `mean_to_*`
-    mean distances to all of that person's references. `share_target` and
-    `share_target_mean` are the shares of outputs nearer the target by each measure; an
-    output with no face found counts as a failure (the swap destroyed the face). `found`
-    passes the outputs' faces (`largest_face`) when the caller has them already.
+    `to_*` are distances to each person's centroid (mean reference descriptor). The
+    headline, `recognised`, is the strict share: outputs within `radius` of the target's
+    centroid (default: `recognition_radius(target_refs)`) *and* nearer the target than the
+    source. `share_target` (nearer the target's centroid) is the lenient one: a third,
+    unrelated person passes it two times in three. `share_target_mean` compares mean
+    distances to all references. An output with no face found counts as a failure (the
+    swap destroyed the face). `found` passes the outputs' faces when the caller has them.
     """
+    radius = recognition_radius(target_refs) if radius is None else radius
     centroids = target_refs.mean(axis=0), source_refs.mean(axis=0)
-    result = {"outputs": len(outputs), "found": 0, "to_target": [], "to_source": [],
+    result = {"outputs": len(outputs), "found": 0, "radius": radius, "to_target": [], "to_source": [],
               "mean_to_target": [], "mean_to_source": []}
     found = [largest_face(image) for image in outputs] if found is None else found
     for image, face in zip(outputs, found):
@@ -109,9 +148,47 @@ def identity_scores(outputs: list[np.ndarray], target_refs: np.ndarray, source_r
         result["mean_to_target"].append(float(np.linalg.norm(target_refs - desc, axis=1).mean()))
         result["mean_to_source"].append(float(np.linalg.norm(source_refs - desc, axis=1).mean()))
     count = max(len(outputs), 1)
-    result["share_target"] = sum(t < s for t, s in zip(result["to_target"], result["to_source"])) / count
+    pairs = list(zip(result["to_target"], result["to_source"]))
+    result["recognised"] = sum(t <= radius and t < s for t, s in pairs) / count
+    result["share_target"] = sum(t < s for t, s in pairs) / count
     result["share_target_mean"] = sum(t < s for t, s in zip(result["mean_to_target"], result["mean_to_source"])) / count
+    result["median_to_target"] = float(np.median(result["to_target"])) if pairs else float("nan")
+    result["median_to_source"] = float(np.median(result["to_source"])) if pairs else float("nan")
     return result
+
+
+# --- Detail ---------------------------------------------------------------------------------------
+
+def inner_face_mask(shape: tuple[int, ...], landmarks: np.ndarray, erode: float = 0.1) -> np.ndarray:
+    """bool (H, W): the hull of landmarks 17-67 (brows to mouth), eroded by `erode` eye distances.
+
+    Eroded so that the blend's seam, and the frame around the face, are not measured.
+    """
+    mask = faces.hull_mask(shape, landmarks[INNER])
+    radius = int(round(erode * float(np.linalg.norm(np.subtract(*faces.eye_centres(landmarks))))))
+    if radius > 0:
+        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
+    return mask.astype(bool)
+
+
+def sharpness(image: np.ndarray, mask: np.ndarray) -> float:
+    """Variance of the Laplacian of `image` (uint8 BGR) inside bool `mask`: fine detail."""
+    laplacian = cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_64F)
+    return float(laplacian[mask].var()) if mask.any() else float("nan")
+
+
+def detail_ratios(inputs: list[np.ndarray], outputs: list[np.ndarray], landmarks: list[np.ndarray]) -> list[float]:
+    """Per frame: the swapped face's detail over the replaced face's (1: as sharp as the frame).
+
+    Both measured inside the input's eroded inner-face hull (`inner_face_mask`).
+    """
+    ratios = []
+    for before, after, points in zip(inputs, outputs, landmarks):
+        mask = inner_face_mask(before.shape, points)
+        base = sharpness(before, mask)
+        if np.isfinite(base) and base > 0:
+            ratios.append(sharpness(after, mask) / base)
+    return ratios
 
 
 # --- Expression and pose --------------------------------------------------------------------------
@@ -194,14 +271,6 @@ def reconstruction_scores(net: models.FaceSwapModel, inputs: np.ndarray, side: s
 
 # --- Temporal stability ---------------------------------------------------------------------------
 
-def hull_mask(shape: tuple[int, ...], landmarks: list[np.ndarray]) -> np.ndarray:
-    """bool (H, W): the union of the convex hulls of the (68, 2) landmark sets given."""
-    mask = np.zeros(shape[:2], np.uint8)
-    for points in landmarks:
-        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1)
-    return mask.astype(bool)
-
-
 def face_change(frames: list[np.ndarray], masks: list[np.ndarray]) -> float:
     """Mean absolute change (0..255) between consecutive uint8 frames, inside the face.
 
@@ -238,7 +307,7 @@ def swap_clip(net: models.FaceSwapModel, clip: str | Path, to: str, settings: Ev
         if index >= settings.video_frames:
             break
         points = tracker.step(frame)
-        jobs = [swap.FaceJob(0, p, swap.input_matrix(p, size)) for p in points]
+        jobs = [swap.FaceJob(0, p, swap.input_matrix(p, size, net.settings.coverage)) for p in points]
         outputs.append(swap.swap_frames([frame], net, to, settings.swap_settings, jobs=jobs)[0])
         inputs.append(frame)
         landmarks.append(points)
@@ -249,27 +318,28 @@ def temporal_scores(net: models.FaceSwapModel, clip: str | Path, to: str,
                     settings: EvalSettings = EvalSettings()) -> dict:
     """Flicker of swapping `clip` to `to`: see `flicker_ratio`."""
     inputs, outputs, landmarks = swap_clip(net, clip, to, settings)
-    masks = [hull_mask(frame.shape, points) for frame, points in zip(inputs, landmarks)]
+    masks = [faces.hull_mask(frame.shape, points).astype(bool) for frame, points in zip(inputs, landmarks)]
     return {"clip": str(clip), "frames": len(inputs), "to": to, **flicker_ratio(inputs, outputs, masks)}
 
 
 # --- Whole evaluations ----------------------------------------------------------------------------
 
 def swap_images(net: models.FaceSwapModel, paths: list[str | Path], to: str,
-                settings: EvalSettings = EvalSettings()) -> tuple[list, list, list[swap.FaceJob]]:
+                settings: EvalSettings = EvalSettings(), skipped: list | None = None
+                ) -> tuple[list, list, list[swap.FaceJob]]:
     """(inputs, outputs, jobs) for the largest face of each image with a face, swapped to `to`.
 
     One face per image: held-out frames show one person, and the identity score is per frame.
+    Unreadable files are left out and listed in `skipped` as (file, reason).
     """
     inputs, jobs = [], []
     size = net.settings.image_size
-    for path in media.list_inputs(paths):
-        image = media.read_image(path)
+    for path, image in _readable(paths, skipped):
         face = largest_face(image, settings.swap_settings.faces)
         if face is None:
             log.warning("%s: no face found, not evaluated", path)
             continue
-        jobs.append(swap.FaceJob(len(inputs), face.landmarks, swap.input_matrix(face.landmarks, size)))
+        jobs.append(swap.FaceJob(len(inputs), face.landmarks, swap.input_matrix(face.landmarks, size, net.settings.coverage)))
         inputs.append(image)
     outputs = swap.swap_frames(inputs, net, to, settings.swap_settings, jobs=jobs)
     return inputs, outputs, jobs
@@ -283,19 +353,21 @@ def job_inputs(frames: list[np.ndarray], jobs: list[swap.FaceJob], size: int = 6
 
 def identity_check(net: models.FaceSwapModel, frames_a: list[str | Path], frames_b: list[str | Path],
                    refs_a: np.ndarray, refs_b: np.ndarray, settings: EvalSettings = EvalSettings()) -> dict:
-    """The demo weights' acceptance check: per direction, the share of swapped held-out frames
-    whose face is nearer (mean descriptor distance) the target's references than the source's.
+    """The demo weights' acceptance check, per direction: the strict `recognised` share of
+    swapped held-out frames (see `identity_scores`), the lenient `share_target`, median
+    distances and the median `detail_ratio`.
 
     `refs_a`, `refs_b` are (N, 128) descriptors (`reference_set`) of frames other than
-    those evaluated. Returns {"a2b": {...}, "b2a": {...}} with `share` and mean distances.
+    those evaluated. Returns {"a2b": {...}, "b2a": {...}}.
     """
     result = {}
     for key, paths, to, target, source in (("a2b", frames_a, "b", refs_b, refs_a),
                                            ("b2a", frames_b, "a", refs_a, refs_b)):
-        scores = identity_scores(swap_images(net, paths, to, settings)[1], target, source)
-        result[key] = {"frames": scores["outputs"], "found": scores["found"], "share": scores["share_target_mean"],
-                       "mean_to_target": _mean(scores["mean_to_target"]),
-                       "mean_to_source": _mean(scores["mean_to_source"])}
+        inputs, outputs, jobs = swap_images(net, paths, to, settings)
+        scores = identity_scores(outputs, target, source)
+        result[key] = {name: scores[name] for name in CEILING_KEYS if name in scores}
+        result[key]["radius"] = scores["radius"]
+        result[key]["detail_ratio"] = _median(detail_ratios(inputs, outputs, [job.landmarks for job in jobs]))
     return result
 
 
@@ -305,31 +377,79 @@ def evaluate(net: models.FaceSwapModel, frames_a: list[str | Path], frames_b: li
     """Every measure, both directions: A's frames swapped to B, B's to A (files or folders).
 
     Without `refs_a` (`refs_b`) the frames of A (B) are split: even positions evaluated,
-    odd ones the references. Reconstruction (A->A, B->B) is measured on the model inputs
-    of the evaluated frames. `clip`, if given, is swapped to B for the flicker ratio.
+    odd ones the references. Each direction reports the strict `recognised` share (within
+    the target's calibrated radius and nearer the target), the lenient `share_target`,
+    median distances, the `detail_ratio` (median) and, as `ceiling`, the same scores for a
+    perfect decoder (`ceiling_scores`). Reconstruction (A->A, B->B) is measured on the model
+    inputs of the evaluated frames. `clip`, if given, is swapped to B for the flicker ratio.
     """
     split = {"a": refs_a is None, "b": refs_b is None}
     if refs_a is None:
         frames_a, refs_a = split_references(frames_a)
     if refs_b is None:
         frames_b, refs_b = split_references(frames_b)
-    descs = {"a": reference_set(refs_a), "b": reference_set(refs_b)}
+    skipped = []  # (file, reason) of unreadable frames: reported, never fatal
+    descs = {"a": reference_set(refs_a, skipped), "b": reference_set(refs_b, skipped)}
+    radius = {side: recognition_radius(descs[side]) for side in "ab"}
     names = dict(zip("ab", net.names))
-    results = {"model": {"preset": net.settings.name, "names": list(net.names)},
-               "references": {side: {"faces": len(descs[side]), "split": "even/odd" if split[side] else "given"}
-                              for side in "ab"},
-               "reconstruction": {}}
-    for key, paths, source, target in (("a2b", frames_a, "a", "b"), ("b2a", frames_b, "b", "a")):
-        inputs, outputs, jobs = swap_images(net, paths, target, settings)
+    results = {"model": {"preset": net.settings.name, "names": list(net.names), "coverage": net.settings.coverage},
+               "references": {side: {"faces": len(descs[side]), "radius": radius[side],
+                                     "split": "even/odd" if split[side] else "given"} for side in "ab"},
+               "reconstruction": {}, "skipped": skipped}
+    frames = {"a": frames_a, "b": frames_b}
+    for key, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
+        inputs, outputs, jobs = swap_images(net, frames[source], target, settings, skipped)
         found = [largest_face(image) for image in outputs]  # detected once for both measures
+        landmarks = [job.landmarks for job in jobs]
         results[key] = {"from": names[source], "to": names[target], "frames": len(inputs),
-                        **identity_scores(outputs, descs[target], descs[source], found),
-                        **geometry_scores(inputs, outputs, [job.landmarks for job in jobs], found)}
+                        **identity_scores(outputs, descs[target], descs[source], found, radius[target]),
+                        **geometry_scores(inputs, outputs, landmarks, found),
+                        "detail_ratio": _median(detail_ratios(inputs, outputs, landmarks))}
+        ceiling = ceiling_scores(inputs, landmarks, frames[target], descs[target], descs[source],
+                                 net.settings, settings, radius[target])
+        results[key]["ceiling"] = {name: ceiling[name] for name in CEILING_KEYS}
         results["reconstruction"][source] = reconstruction_scores(
             net, job_inputs(inputs, jobs, net.settings.image_size), source, settings.ssim_sigma)
     if clip is not None:
         results["video"] = temporal_scores(net, clip, "b", settings)
     return results
+
+
+CEILING_KEYS = ("outputs", "found", "recognised", "share_target", "median_to_target", "median_to_source",
+                "detail_ratio")
+
+
+def ceiling_scores(inputs: list[np.ndarray], landmarks: list[np.ndarray], target_frames: list[str | Path],
+                   target_refs: np.ndarray, source_refs: np.ndarray, model_settings: models.ModelSettings,
+                   settings: EvalSettings = EvalSettings(), radius: float | None = None) -> dict:
+    """The scores a perfect decoder would get: real faces of the target pasted in instead.
+
+    Each input face (uint8 BGR frame, (68, 2) landmarks) gets the target face of the
+    nearest head pose among `target_frames` (frames not among `target_refs`), cut at the
+    model's size and coverage and blended with the same mask and colour settings as a swap.
+    No trained model can score above this: coverage and mask decide it.
+    """
+    size, coverage = model_settings.image_size, model_settings.coverage
+    donors = []
+    for path, image in _readable(target_frames, None):  # unreadable ones: already reported by evaluate
+        face = largest_face(image, settings.swap_settings.faces)
+        if face is not None:
+            donors.append((np.array(faces.head_pose(face.landmarks)[:2]),
+                           swap.model_input(image, swap.input_matrix(face.landmarks, size, coverage), size)))
+    if not donors:
+        raise ValueError("no face found in the target frames for the ceiling check")
+    poses = np.stack([pose for pose, _ in donors])
+    outputs = []
+    for frame, points in zip(inputs, landmarks):
+        nearest = int(np.argmin(np.linalg.norm(poses - np.array(faces.head_pose(points)[:2]), axis=1)))
+        matrix = swap.input_matrix(points, size, coverage)
+        outputs.append(swap.blend(frame, donors[nearest][1], points, matrix, settings.swap_settings, coverage))
+    return {**identity_scores(outputs, target_refs, source_refs, radius=radius),
+            "detail_ratio": _median(detail_ratios(inputs, outputs, landmarks)), "images": outputs}
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if len(values) else float("nan")
 
 
 def example_faces(net: models.FaceSwapModel, paths: list[str | Path], to: str, settings: EvalSettings = EvalSettings(),
@@ -376,7 +496,7 @@ def report_figure(results: dict, examples: dict[str, list[tuple[np.ndarray, np.n
     """One page: identity share per direction, distance histograms, before/after faces.
 
     `examples` maps "a2b" and "b2a" to (before, after) uint8 BGR faces (`example_faces`).
-    The dashed line at 0.6 is dlib's usual same-person threshold.
+    The dashed line is the target's recognition radius (`recognition_radius`).
     """
     examples = examples or {}
     names = results["model"]["names"]
@@ -385,18 +505,24 @@ def report_figure(results: dict, examples: dict[str, list[tuple[np.ndarray, np.n
     share, *hists = top.subplots(1, 3)
     keys = [key for key in ("a2b", "b2a") if key in results]
     labels = [f"{results[k]['from']} -> {results[k]['to']}" for k in keys]
-    bars = share.bar(labels, [results[k]["share_target_mean"] for k in keys],
-                     color=["tab:blue", "tab:orange"][:len(keys)])
-    share.bar_label(bars, fmt="{:.0%}", fontsize=8)
-    share.axhline(0.5, color="0.5", linewidth=0.8, linestyle=":")
-    share.set_ylim(0, 1)
-    share.set_title("share of swaps nearer the target", fontsize=9)
+    x = np.arange(len(keys))
+    for offset, (measure, label, colour) in enumerate((("recognised", "recognised as target", "tab:blue"),
+                                                       ("share_target", "nearer target", "tab:cyan"),
+                                                       ("ceiling", "ceiling (real face pasted)", "0.7"))):
+        values = [results[k]["ceiling"]["recognised"] if measure == "ceiling" and "ceiling" in results[k]
+                  else results[k].get(measure, float("nan")) if measure != "ceiling" else float("nan") for k in keys]
+        bars = share.bar(x + (offset - 1) * 0.27, values, 0.27, color=colour, label=label)
+        share.bar_label(bars, fmt="{:.0%}", fontsize=7)
+    share.set_xticks(x, labels)
+    share.legend(fontsize=6, loc="lower right")
+    share.set_ylim(0, 1.1)
+    share.set_title("identity: share of swaps", fontsize=9)
     for ax, key in zip(hists, keys):
         r = results[key]
         bins = np.linspace(0, 1.2, 25)
         ax.hist(r["to_target"], bins, alpha=0.6, label=f"to {r['to']}")
         ax.hist(r["to_source"], bins, alpha=0.6, label=f"to {r['from']}")
-        ax.axvline(0.6, color="0.3", linewidth=0.8, linestyle="--")
+        ax.axvline(r["radius"], color="0.3", linewidth=0.8, linestyle="--", label=f"radius {r['radius']:.2f}")
         ax.set_title(f"{r['from']} -> {r['to']}: distance to centroids", fontsize=9)
         ax.set_xlabel("descriptor distance", fontsize=8)
         if r["found"]:
@@ -408,8 +534,9 @@ def report_figure(results: dict, examples: dict[str, list[tuple[np.ndarray, np.n
     rec = results.get("reconstruction", {})
     notes = [f"{name} -> {name}: SSIM {_fmt(rec[side]['ssim'], '.3f')}, MAE {_fmt(rec[side]['mae'], '.3f')}"
              for side, name in zip("ab", names) if side in rec]
-    notes += [f"{r['from']} -> {r['to']}: landmark error {_fmt(r['landmark_error'], '.3f')} IOD, "
-              f"yaw {_fmt(r['yaw_difference'], '.1f')} deg" for r in (results[k] for k in keys)]
+    notes += [f"{r['from']} -> {r['to']}: detail ratio {_fmt(r.get('detail_ratio'), '.2f')}, landmark error "
+              f"{_fmt(r['landmark_error'], '.3f')} IOD, yaw {_fmt(r['yaw_difference'], '.1f')} deg"
+              for r in (results[k] for k in keys)]
     if "video" in results:
         notes.append(f"flicker ratio {_fmt(results['video']['flicker_ratio'], '.2f')}")
     top.suptitle("\n".join(notes), fontsize=8)
@@ -424,7 +551,7 @@ def report_figure(results: dict, examples: dict[str, list[tuple[np.ndarray, np.n
                 if column < len(images):
                     ax.imshow(figures.rgb(images[column]))
                     ax.set_title(results[key]["from"] if column % 2 == 0 else f"-> {results[key]['to']}", fontsize=7)
-    return fig
+    return figures.mark_synthetic(fig)  # it shows swapped faces: `figures.save` labels it
 
 
 def summary(results: dict) -> str:
@@ -432,8 +559,13 @@ def summary(results: dict) -> str:
     lines = []
     for key in ("a2b", "b2a"):
         r = results[key]
-        lines.append(f"{r['from']} -> {r['to']}: {_fmt(r['share_target_mean'], '.0%')} of {r['frames']} swapped "
-                     f"faces nearer {r['to']} ({r['found']} found again); "
+        ceiling = r.get("ceiling", {})
+        lines.append(f"{r['from']} -> {r['to']}: {_fmt(r['recognised'], '.0%')} of {r['frames']} swapped faces "
+                     f"recognised as {r['to']} (radius {_fmt(r['radius'], '.2f')}; ceiling "
+                     f"{_fmt(ceiling.get('recognised'), '.0%')}), {_fmt(r['share_target'], '.0%')} nearer {r['to']}; "
+                     f"median distance {_fmt(r['median_to_target'], '.2f')} to {r['to']}, "
+                     f"{_fmt(r['median_to_source'], '.2f')} to {r['from']}; detail ratio "
+                     f"{_fmt(r.get('detail_ratio'), '.2f')} ({r['found']} found again); "
                      f"landmark error {_fmt(r['landmark_error'], '.3f')} IOD, "
                      f"yaw {_fmt(r['yaw_difference'], '.1f')} deg, pitch {_fmt(r['pitch_difference'], '.1f')} deg")
     for side, name in zip("ab", results["model"]["names"]):
@@ -443,4 +575,5 @@ def summary(results: dict) -> str:
     if "video" in results:
         v = results["video"]
         lines.append(f"video {v['clip']}: flicker ratio {_fmt(v['flicker_ratio'], '.2f')} over {v['frames']} frames")
+    lines += [f"skipped {name}: {why}" for name, why in results.get("skipped", [])]
     return "\n".join(lines)

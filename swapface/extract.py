@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,9 +48,14 @@ class ExtractSettings:
     detector: str = "hog"  # "hog" or "cnn" (see faces.FaceSettings)
     detect_width: int = 640  # detection runs on a copy this wide (0 = full size)
     upsample: int = 0  # detector upsampling: 1 finds faces down to ~40 px in the detection copy
-    threshold: float = 0.6  # identity filter: largest descriptor distance to a reference
+    threshold: float = faces.SAME_PERSON  # identity filter: largest descriptor distance to a reference
     suffix: str = ".jpg"  # crop file type: .jpg is 10x smaller than .png at quality 95
     quality: int = 95  # JPEG quality of the crops
+
+    def __post_init__(self):
+        if self.every < 1:
+            raise ValueError(f"every {self.every}: read every 1st, 2nd, ... frame (1 or more)")
+        self.face_settings  # noqa: B018 - checks detect_width, upsample and size now, not at the first face
 
     @property
     def face_settings(self) -> faces.FaceSettings:
@@ -114,11 +120,65 @@ def _check_output(paths: list[Path], inputs: list[Path], output: Path) -> None:
         raise ValueError(f"{output}: the output folder holds inputs; choose another so no input is overwritten")
 
 
-def face_name(path: Path, frame: int | None, index: int, suffix: str) -> str:
-    """File name of one crop: '<stem>_<face>' for images, '<stem>_f<frame>_<face>' for video."""
+def face_name(path: Path, frame: int | None, index: int, suffix: str, stem: str | None = None) -> str:
+    """File name of one crop: '<stem>_<face>' for images, '<stem>_f<frame>_<face>' for video.
+
+    `stem` defaults to the file's own (see `unique_stems` for inputs whose stems clash).
+    """
+    stem = path.stem if stem is None else stem
     if frame is None:
-        return f"{path.stem}_{index}{suffix}"
-    return f"{path.stem}_f{frame:06d}_{index}{suffix}"
+        return f"{stem}_{index}{suffix}"
+    return f"{stem}_f{frame:06d}_{index}{suffix}"
+
+
+def unique_stems(paths: list[Path]) -> dict[Path, str]:
+    """A stem per input for naming its crops, unique even where file stems are not.
+
+    `a/frame.jpg` and `b/frame.jpg`, or `photo.bmp` and `photo.webp`, would otherwise write
+    the same crop names and overwrite each other. The first keeps its stem, later ones get
+    '-2', '-3', ... Compared without case: some file systems ignore it.
+    """
+    stems, taken = {}, set()
+    for path in paths:
+        stem, number = path.stem, 1
+        while stem.casefold() in taken:
+            number += 1
+            stem = f"{path.stem}-{number}"
+        taken.add(stem.casefold())
+        stems[path] = stem
+    return stems
+
+
+# alignments.json is rewritten after 1, 2, 4, ... kept faces and at least this often
+# (seconds), so a full disk or a kill loses few records, at little cost for long runs.
+ALIGNMENTS_EVERY = 30.0
+
+
+def _remove_extraction(output: Path) -> None:
+    """Delete an earlier extraction in `output`: its alignments.json and every image beside it.
+
+    Training reads every image in the folder, so crops left from an earlier run (maybe of
+    another person) would be trained on as if they were this run's.
+    """
+    removed = 0
+    for path in output.iterdir():
+        if path.name == ALIGNMENTS or (path.is_file() and media.is_image(path)) \
+                or (path.name.startswith(".") and ".tmp-" in path.name):
+            path.unlink()
+            removed += 1
+    log.info("%s: removed %d files of the earlier extraction", output, removed)
+
+
+def _drop_undescribed(output: Path, written: list[str], described: int) -> None:
+    """Delete the crops written after the last alignments.json that could be written.
+
+    A crop that no record describes would still be trained on, and nothing would say where
+    it came from.
+    """
+    for name in written[described:]:
+        (output / name).unlink(missing_ok=True)
+    if len(written) > described:
+        log.warning("%s: removed %d crops that %s could not record", output, len(written) - described, ALIGNMENTS)
 
 
 def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSettings = ExtractSettings(),
@@ -127,24 +187,35 @@ def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSetti
     """Extract aligned faces from image files, folders and videos into `output`.
 
     Unreadable files are skipped and listed in the report, never fatal. Raises MediaError
-    for a missing input, and ValueError when the output would overwrite an input or, unless
-    `overwrite`, an earlier extraction in the same folder.
+    for a missing input, and ValueError when the output would overwrite an input, when
+    another extraction is writing there, or, unless `overwrite`, when it holds an earlier
+    extraction (which `overwrite` deletes first: crops and records).
     """
     output = Path(output)
     inputs = [Path(p) for p in inputs]
     paths = media.list_inputs(inputs)
     _check_output(paths, inputs, output)
-    if (output / ALIGNMENTS).exists() and not overwrite:
-        raise ValueError(f"{output}: already holds extracted faces ({ALIGNMENTS}); "
-                         "use --overwrite to replace them, or another folder")
-    output.mkdir(parents=True, exist_ok=True)
+    with media.lock_folder(output, "swapface extract"):
+        if (output / ALIGNMENTS).exists():
+            if not overwrite:
+                raise ValueError(f"{output}: already holds extracted faces ({ALIGNMENTS}); "
+                                 "use --overwrite to replace them, or another folder")
+            _remove_extraction(output)
+        return _extract(paths, output, settings, identity, progress)
+
+
+def _extract(paths: list[Path], output: Path, settings: ExtractSettings, identity: faces.IdentityFilter | None,
+             progress: bool) -> ExtractReport:
     report = ExtractReport(output=output)
-    records = []
+    records, written, taken = [], [], set()
+    described, last_write = 0, time.monotonic()  # records in the alignments.json on disk, and when
+    stems = unique_stems(paths)
     face_settings = settings.face_settings
     seen_files: set[Path] = set()
     total = sum(1 for p in paths if not media.is_video(p)) + sum(_frame_estimate(p, settings.every) for p in paths
                                                               if media.is_video(p))
     bar = tqdm(total=total, unit="frame", desc="extract", disable=not progress)
+    failure = None
     try:
         for path, frame, image in media.prefetch(_frames_of(paths, settings.every)):
             bar.update(1)
@@ -163,17 +234,35 @@ def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSetti
                 if reason:
                     report.rejected[reason] += 1
                     continue
-                name = face_name(path, frame, index, settings.suffix)
+                name = face_name(path, frame, index, settings.suffix, stems[path])
+                if name.casefold() in taken:  # an image named like another input's video frame
+                    name = f"{Path(name).stem}-{len(written)}{settings.suffix}"
                 media.write_image(output / name, crop, settings.quality)
+                written.append(name)
+                taken.add(name.casefold())
                 report.faces_kept += 1
                 records.append({"file": name, "source": os.path.relpath(path.resolve(), output.resolve()),
                                 "frame": frame, "face": index,
                                 "box": list(face.box), "landmarks": face.landmarks.round(2).tolist(),
                                 "matrix": face.matrix.tolist()})
+                if len(records) & (len(records) - 1) == 0 or time.monotonic() - last_write > ALIGNMENTS_EVERY:
+                    write_alignments(output, records, settings)
+                    described, last_write = len(records), time.monotonic()
             bar.set_postfix(kept=report.faces_kept, refresh=False)
+    except BaseException as err:
+        failure = err
+        raise
     finally:
         bar.close()  # also on errors, so the message after it starts on a line of its own
-        write_alignments(output, records, settings)  # interrupted too: the crops written stay usable
+        try:  # interrupted too: the crops written stay usable
+            write_alignments(output, records, settings)
+            described = len(records)
+        except OSError as err:  # a full disk: keep crops and records in step, report the first error
+            log.warning("%s: cannot write %s (%s)", output, ALIGNMENTS, err.strerror or err)
+            _drop_undescribed(output, written, described)
+            if failure is None:
+                raise
+            # else the first error (the crop that did not fit) goes on up
     for path in paths:  # a video that opened but gave no frame, or a file never reached
         if path not in seen_files and not any(name == str(path) for name, _ in report.skipped):
             report.skipped.append((str(path), "no frames could be read"))
@@ -218,10 +307,27 @@ def read_alignments(folder: str | Path) -> dict:
         document = json.loads(path.read_text())
     except FileNotFoundError as err:
         raise media.MediaError(path, "no alignments file: is this a folder written by swapface extract?") from err
-    except json.JSONDecodeError as err:
-        raise media.MediaError(path, f"corrupt alignments file ({err.msg} at line {err.lineno})") from err
-    for record in document["faces"]:
-        record["landmarks"] = np.array(record["landmarks"], dtype=np.float64)
-        record["matrix"] = np.array(record["matrix"], dtype=np.float64)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f"{err.msg} at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else "not text"
+        raise media.MediaError(path, f"corrupt alignments file ({where})") from err
+    except OSError as err:
+        raise media.MediaError(path, f"cannot read ({err.strerror})") from err
+    # A hand-edited or foreign file must fail here, naming itself, not deep in a later stage.
+    if not isinstance(document, dict):
+        raise media.MediaError(path, f"not an alignments file (a JSON {type(document).__name__}, "
+                                     "expected an object with 'size' and 'faces')")
+    for key, kind in (("size", int), ("faces", list)):
+        if not isinstance(document.get(key), kind) or isinstance(document.get(key), bool):
+            problem = "is missing" if key not in document else f"is not a {kind.__name__}"
+            raise media.MediaError(path, f"not an alignments file: '{key}' {problem}")
+    for number, record in enumerate(document["faces"]):
+        try:
+            if not isinstance(record["file"], str) or not isinstance(record["source"], str):
+                raise TypeError("file and source must be text")
+            record["landmarks"] = np.array(record["landmarks"], dtype=np.float64).reshape(68, 2)
+            record["matrix"] = np.array(record["matrix"], dtype=np.float64).reshape(2, 3)
+        except (KeyError, TypeError, ValueError) as err:
+            why = f"no {err}" if isinstance(err, KeyError) else str(err)
+            raise media.MediaError(path, f"face record {number} is malformed ({why})") from err
         record["source"] = os.path.normpath(Path(folder) / record["source"])
     return document

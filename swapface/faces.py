@@ -57,6 +57,7 @@ ALIGN_POINTS = slice(17, 68)  # the points that MEAN_FACE describes
 
 # The 2017 code cropped 256 px faces with 48 px padding: the mean face spans 160 px.
 DEFAULT_COVERAGE = 160 / 256
+SAME_PERSON = 0.6  # dlib's customary descriptor distance under which two faces are one person
 DEFAULT_EYE_WEIGHT = 32.0  # see fit_weights
 
 # A generic head (mm, after the widely used model of learnopencv.com's head-pose tutorial),
@@ -72,6 +73,9 @@ POSE_MODEL = np.array([
     (150.0, 150.0, 125.0),  # image-right mouth corner
 ])
 
+
+MAX_UPSAMPLE = 3  # dlib upsampling levels allowed: each one makes the detection copy 4x larger
+MAX_DETECT_PIXELS = 64_000_000  # pixels of the upsampled detection copy (~1 GB in dlib's pyramid)
 
 _MODEL_FILES = {
     "landmarks": "shape_predictor_68_face_landmarks.dat",
@@ -90,6 +94,12 @@ class FaceSettings:
     size: int = 256  # side of the aligned crop in pixels
     coverage: float = DEFAULT_COVERAGE  # share of the crop's side that the mean face spans
     eye_weight: float = DEFAULT_EYE_WEIGHT  # weight of the eye points in the fit (1 = the 2017 fit)
+
+    def __post_init__(self):
+        if not 0 <= self.upsample <= MAX_UPSAMPLE:
+            raise ValueError(f"upsample {self.upsample}: use 0 to {MAX_UPSAMPLE} (each level needs 4x the memory)")
+        if self.detect_width < 0 or self.size < 1:
+            raise ValueError(f"detect_width {self.detect_width} and size {self.size} must be positive (0: full width)")
 
 
 @dataclass(frozen=True)
@@ -214,6 +224,48 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return points @ matrix[:, :2].T + matrix[:, 2]
 
 
+MOUTH = slice(48, 68)
+
+
+def face_outline(landmarks: np.ndarray, forehead: float = 0.25) -> np.ndarray:
+    """The face's outline, float64 (K, 2): the 68 landmarks plus the brows raised over the forehead.
+
+    dlib's points stop at the brows, so a hull of them leaves the forehead, and with it
+    much of the face's shape, to the original person. The brows (17-26) are copied upwards,
+    along the face's own vertical axis, by `forehead` times the brow-to-chin height.
+    """
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    brows = landmarks[17:27]
+    chin = landmarks[8]
+    up = brows.mean(axis=0) - chin  # from chin to brows: "up" for this face, whatever its roll
+    return np.concatenate([landmarks, brows + forehead * up])
+
+
+def hull_mask(shape: tuple[int, ...], points: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """uint8 (H, W) of 0 and 1: the union of the convex hulls of the point sets given.
+
+    `points` is one (K, 2) array or a list of them, in the pixels of an image of `shape`.
+    """
+    mask = np.zeros(shape[:2], np.uint8)
+    for group in ([points] if isinstance(points, np.ndarray) else points):
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(group).astype(np.int32)), 1)
+    return mask
+
+
+def region_weights(shape: tuple[int, ...], landmarks: np.ndarray, forehead: float = 0.25) -> np.ndarray:
+    """uint8 (H, W): 0 off the face, 128 on it (forehead included), 255 on the eyes and mouth.
+
+    The weight map of the masked loss (`swapface.losses`). Eyes and mouth are their
+    landmark hulls grown by a tenth of the eye distance, so lids and lips are in.
+    """
+    weights = hull_mask(shape, face_outline(landmarks, forehead)) * np.uint8(128)
+    grow = max(1, int(round(0.1 * float(np.linalg.norm(np.subtract(*eye_centres(landmarks)))))))
+    features = hull_mask(shape, [landmarks[RIGHT_EYE], landmarks[LEFT_EYE], landmarks[MOUTH]])
+    features = cv2.dilate(features, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1,) * 2))
+    weights[features > 0] = 255
+    return weights
+
+
 def eye_centres(landmarks: np.ndarray) -> np.ndarray:
     """Centres of the (image-left, image-right) eyes, float64 (2, 2), from (68, 2) landmarks."""
     return np.stack([landmarks[RIGHT_EYE].mean(axis=0), landmarks[LEFT_EYE].mean(axis=0)])
@@ -248,6 +300,16 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
+def detection_scale(width: int, height: int, settings: FaceSettings = FaceSettings()) -> float:
+    """The scale of the copy the detector runs on: at most `detect_width` wide, and small
+    enough that dlib's upsampling (4x the pixels per level) stays under MAX_DETECT_PIXELS."""
+    scale = settings.detect_width / width if settings.detect_width and width > settings.detect_width else 1.0
+    upsampled = width * height * scale * scale * 4 ** settings.upsample
+    if upsampled > MAX_DETECT_PIXELS:
+        scale *= (MAX_DETECT_PIXELS / upsampled) ** 0.5
+    return scale
+
+
 def detect(gray: np.ndarray, settings: FaceSettings = FaceSettings()) -> list[tuple[int, int, int, int]]:
     """Face boxes (left, top, right, bottom) in the pixels of `gray` (uint8, (H, W)).
 
@@ -255,11 +317,11 @@ def detect(gray: np.ndarray, settings: FaceSettings = FaceSettings()) -> list[tu
     the pixel count, and a 720p frame holds faces far larger than the detector's 80 px window.
     """
     height, width = gray.shape[:2]
-    scale = 1.0
+    scale = detection_scale(width, height, settings)
     small = gray
-    if settings.detect_width and width > settings.detect_width:
-        scale = settings.detect_width / width
-        small = cv2.resize(gray, (settings.detect_width, round(height * scale)),
+    if scale != 1.0:
+        # At least a pixel each way: a 5000x1 strip would otherwise shrink to nothing.
+        small = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
                            interpolation=cv2.INTER_AREA)
     found = _detector(settings.detector)(small, settings.upsample)
     if settings.detector == "cnn":
@@ -313,7 +375,7 @@ class IdentityFilter:
 
     references: np.ndarray
     excluded: np.ndarray = field(default_factory=lambda: np.zeros((0, 128)))
-    threshold: float = 0.6
+    threshold: float = SAME_PERSON
 
     def __post_init__(self):
         if len(self.references) == 0:

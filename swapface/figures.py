@@ -43,10 +43,25 @@ DPI = 120  # saved figures: legends and tick labels stay readable at GitHub's wi
 
 
 def save(figure: Figure, path: str | Path, dpi: int = DPI) -> Path:
-    """Render `figure` to PNG at `path`, atomically: a reader never sees half an image."""
+    """Render `figure` to PNG at `path`, atomically: a reader never sees half an image.
+
+    A figure showing generated faces (`mark_synthetic`) is labelled as synthetic media,
+    like every other image swapface writes with one (see `provenance`).
+    """
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
-    return media.write_bytes_atomic(path, buffer.getvalue())
+    data = buffer.getvalue()
+    if getattr(figure, "synthetic", False):
+        from swapface import provenance  # pulls in c2pa only when a labelled figure is written
+
+        data = provenance.png_with_label(data)
+    return media.write_bytes_atomic(path, data)
+
+
+def mark_synthetic(figure: Figure) -> Figure:
+    """Flag `figure` as showing generated faces, so `save` labels its PNG; returns it."""
+    figure.synthetic = True
+    return figure
 
 
 def rgb(image: np.ndarray | str | Path) -> np.ndarray:
@@ -268,7 +283,7 @@ def preview_figure(rows: Sequence[tuple[str, np.ndarray]], title: str = "", cell
         row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
-    return fig
+    return mark_synthetic(fig)  # the A->B and B->A rows are generated faces
 
 
 def _plot_losses(ax, losses: np.ndarray, label: str) -> None:

@@ -15,23 +15,29 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import queue
+import stat
+import struct
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
-MAX_PIXELS = 200_000_000  # refuse absurd sizes before decoding them (a 14000 x 14000 photo)
+MAX_PIXELS = 100_000_000  # refuse absurd sizes before decoding them (a 14000 x 14000 photo): ~100 Mpx cameras pass
+MAX_DECODED_BYTES = 800_000_000  # and refuse what would decode to more: a 16-bit RGBA PNG needs 8 bytes a pixel
 
 
 class MediaError(Exception):
@@ -69,17 +75,89 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
 
 
 def _truncated_jpeg(data: bytes) -> bool:
-    # OpenCV decodes a cut-off JPEG with a grey bottom and only a warning; the end-of-image
-    # marker (FF D9) near the end is how we tell.
-    return data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-1024:]
+    """Whether JPEG `data` stops before its end-of-image marker (FF D9).
+
+    OpenCV decodes a cut-off JPEG with a grey bottom and only a warning, so we look for the
+    marker ourselves. Not just at the very end: phone "motion photos" append a video after
+    it. The header segments are skipped by their lengths (an EXIF thumbnail holds an FF D9
+    of its own); after the first scan (FF DA) no other FF D9 can occur before the real one,
+    since the coded data escapes every FF byte.
+    """
+    if data[:2] != b"\xff\xd8":
+        return False
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return False  # not a marker where one must be: corrupt, left to the decoder to reject
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill bytes before a marker
+            position += 1
+            continue
+        if marker == 0xD9:
+            return False
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+            position += 2
+            continue
+        length = struct.unpack(">H", data[position + 2:position + 4])[0]
+        if marker == 0xDA:  # start of scan: the coded data runs to the end-of-image marker
+            return data.find(b"\xff\xd9", position + 2 + length) < 0
+        position += 2 + length
+    return True
+
+
+# PNG colour types -> channels; IHDR gives them and the bit depth before any pixel is decoded.
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def _header(data: bytes) -> tuple[int, int, int, int]:
+    """(width, height, bytes per decoded pixel, EXIF orientation 1-8) from the file's header.
+
+    Read without decoding pixels, so a decompression bomb (a few MB that decode to GBs) is
+    refused before it takes memory. (0, 0, 0, 1) when Pillow does not know the format:
+    OpenCV's own limits then apply.
+    """
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and len(data) >= 26:
+        width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+        return width, height, max(1, depth // 8) * _PNG_CHANNELS.get(colour, 4), 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's own bomb warning: we decide below
+            with Image.open(io.BytesIO(data)) as image:
+                orientation = image.getexif().get(0x0112, 1) if image.format in ("JPEG", "TIFF", "WEBP", "MPO") else 1
+                width, height = image.size
+                depth = 2 if image.mode.startswith("I;16") else 4 if image.mode in ("I", "F") else 1
+                return width, height, depth * len(image.getbands()), orientation if orientation in range(1, 9) else 1
+    except Image.DecompressionBombError:
+        return 1 << 20, 1 << 20, 4, 1  # over Pillow's hard limit, which is far above ours
+    except Exception:  # noqa: BLE001 - any header Pillow cannot read is OpenCV's to judge
+        return 0, 0, 0, 1
+
+
+def _upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn decoded pixels as EXIF orientation 2-8 says they are shown (a phone held upright)."""
+    if orientation in (2, 3, 4):
+        return {2: image[:, ::-1], 3: image[::-1, ::-1], 4: image[::-1]}[orientation].copy()
+    if orientation in (5, 6, 7, 8):
+        turned = np.swapaxes(image, 0, 1)  # transpose, then flip: the four 90-degree cases
+        return {5: turned, 6: turned[:, ::-1], 7: turned[::-1, ::-1], 8: turned[::-1]}[orientation].copy()
+    return image
 
 
 def decode_image(data: bytes, name: str | Path = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes to uint8 BGR (H, W, 3); raises MediaError naming `name`."""
+    """Decode encoded image bytes to uint8 BGR (H, W, 3), upright; raises MediaError naming `name`.
+
+    The size is checked from the header first; the EXIF orientation of phone photos is
+    applied (OpenCV's unchanged mode ignores it).
+    """
     if not data:
         raise MediaError(name, "empty file (0 bytes)")
     if _truncated_jpeg(data):
         raise MediaError(name, "truncated JPEG (no end-of-image marker)")
+    width, height, depth, orientation = _header(data)
+    if width * height > MAX_PIXELS or width * height * depth > MAX_DECODED_BYTES:
+        raise MediaError(name, f"image too large ({width}x{height}, {width * height * depth / 1e9:.1f} GB "
+                               f"decoded; the limit is {MAX_PIXELS // 1_000_000} Mpx and "
+                               f"{MAX_DECODED_BYTES / 1e9:.1f} GB)")
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -91,18 +169,33 @@ def decode_image(data: bytes, name: str | Path = "<bytes>") -> np.ndarray:
         raise MediaError(name, f"image has no pixels (shape {image.shape})")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise MediaError(name, f"image too large ({image.shape[1]}x{image.shape[0]})")
-    return to_bgr8(image)
+    return _upright(to_bgr8(image), orientation)
+
+
+def regular_file(path: Path) -> None:
+    """Raise MediaError unless `path` is a regular file: a FIFO or a device would block or never end."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as err:
+        raise MediaError(path, "no such file") from err
+    except OSError as err:
+        raise MediaError(path, f"cannot read ({err.strerror})") from err
+    if stat.S_ISDIR(mode):
+        raise MediaError(path, "is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
+            "a socket" if stat.S_ISSOCK(mode) else "not a plain file"
+        raise MediaError(path, f"not a regular file ({kind}): skipped")
 
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as uint8 BGR (H, W, 3); raises MediaError naming the file."""
     path = Path(path)
+    regular_file(path)  # before opening: reading a FIFO waits forever for a writer
     try:
         data = path.read_bytes()
     except FileNotFoundError as err:
         raise MediaError(path, "no such file") from err
-    except IsADirectoryError as err:
-        raise MediaError(path, "is a folder, not an image") from err
     except OSError as err:
         raise MediaError(path, f"cannot read ({err.strerror})") from err
     return decode_image(data, path)
@@ -151,6 +244,29 @@ def fsync_folder(folder: str | os.PathLike) -> None:
             os.close(handle)
 
 
+@contextlib.contextmanager
+def lock_folder(folder: str | os.PathLike, command: str) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (created if missing), or raise ValueError at once.
+
+    Two runs writing one folder would overwrite each other's records. flock: the system
+    drops the lock when the process ends, even by SIGKILL. Where there is no fcntl
+    (Windows), nothing is locked. `command` names the holder in the error.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"{folder}: another `{command}` is using this folder") from None
+        yield
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -173,8 +289,7 @@ class VideoInfo:
 
 
 def _open_video(path: Path) -> cv2.VideoCapture:
-    if not path.exists():
-        raise MediaError(path, "no such file")
+    regular_file(path)
     if path.stat().st_size == 0:
         raise MediaError(path, "empty file (0 bytes)")
     capture = cv2.VideoCapture(str(path))
@@ -213,6 +328,30 @@ def iter_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, np.ndar
                 if not ok:
                     break
                 yield index, frame
+            index += 1
+    finally:
+        capture.release()
+    if index == 0:
+        raise MediaError(path, "video holds no frames")
+
+
+def iter_timed_frames(path: str | Path) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield (frame index, seconds from the first frame, uint8 BGR frame) for every frame.
+
+    The time is the frame's own timestamp: in a variable-frame-rate video (phones, screen
+    recordings) index / fps can be seconds away from it. Raises MediaError as `iter_frames`.
+    """
+    path = Path(path)
+    capture = _open_video(path)
+    index, start = 0, None
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            msec = capture.get(cv2.CAP_PROP_POS_MSEC)
+            start = msec if start is None else start
+            yield index, (msec - start) / 1000, frame
             index += 1
     finally:
         capture.release()

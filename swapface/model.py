@@ -52,8 +52,14 @@ class ModelSettings:
     learning_rate: float = 5e-5  # Adam; small, as 2017: the swap needs ~100k steady steps
     beta_1: float = 0.5  # Adam's momentum; 0.5 (not 0.9), as 2017
     beta_2: float = 0.999  # Adam's second-moment decay (Keras default)
+    # Share of the model's square that the mean face (brows to mouth) spans. 2017: 1.0, a
+    # tight crop that leaves jaw, cheeks and forehead (much of what makes a face look like
+    # someone) to the original person. 0.8 shows the model those too (benchmarks/quality.md).
+    coverage: float = 1.0
 
     def __post_init__(self):
+        if not 0.5 <= self.coverage <= 1.0:
+            raise ValueError(f"coverage {self.coverage} is outside 0.5 to 1.0")
         # Four stride-2 convs reach 4x4; one encoder and three decoder upscales get back to 64.
         bottom = self.image_size // 2 ** len(self.encoder_filters)
         out = bottom * 2 ** (1 + len(self.decoder_filters))
@@ -386,6 +392,8 @@ def load(directory: str | os.PathLike, preset: str | ModelSettings | None = None
     config = read_config(directory)
     saved = _settings(config)
     wanted = saved if preset is None else get_preset(preset)
+    if isinstance(preset, str):
+        wanted = dataclasses.replace(wanted, coverage=saved.coverage)  # a preset names an architecture only
     if wanted != saved:
         differs = " with other settings" if wanted.name == saved.name else ""
         raise ValueError(f"{directory}: holds a {saved.name!r} model, but the "

@@ -26,7 +26,7 @@ from swapface import faces, model as models
 
 log = logging.getLogger(__name__)
 
-MASKS = ("rect", "hull", "hull+rect")
+MASKS = ("rect", "hull", "hull+rect", "face")
 COLORS = ("none", "avg", "lab", "hist")
 
 
@@ -34,7 +34,8 @@ COLORS = ("none", "avg", "lab", "hist")
 class SwapSettings:
     """How a decoded face is blended back into its frame."""
 
-    mask: str = "hull+rect"  # "rect" (the decoded square), "hull" (landmark hull), or both
+    mask: str = "face"  # "rect" (the decoded square), "hull" (landmark hull), "hull+rect", "face" (hull + forehead, in the square)
+    forehead: float = 0.25  # "face" mask: how far above the brows, in brow-to-chin heights (faces.face_outline)
     erode: float = 0.05  # shrink the mask by this share of the face size, so edges stay inside
     feather: float = 0.08  # blur the mask edge over this share of the face size
     color: str = "lab"  # "none", "avg" (mean shift), "lab" (Reinhard transfer), "hist" (histograms)
@@ -48,13 +49,13 @@ class SwapSettings:
             raise ValueError(f"unknown colour mode {self.color!r}: use one of {', '.join(COLORS)}")
 
 
-def input_matrix(landmarks: np.ndarray, size: int = 64) -> np.ndarray:
+def input_matrix(landmarks: np.ndarray, size: int = 64, coverage: float = 1.0) -> np.ndarray:
     """2x3 matrix from frame pixels to the model's `size` px input.
 
-    Training crops the central `coverage` of the 256 px aligned face (where the mean face
-    lies) and scales it to 64 px, so the model's input is the mean face spanning all of it.
+    The mean face spans the central `coverage` of the model's square (the model's
+    `settings.coverage`), exactly as training cuts its inputs from the aligned crops.
     """
-    return faces.align_matrix(landmarks, size, coverage=1.0)
+    return faces.align_matrix(landmarks, size, coverage=coverage)
 
 
 def model_input(frame: np.ndarray, matrix: np.ndarray, size: int = 64) -> np.ndarray:
@@ -79,29 +80,31 @@ def paste(frame: np.ndarray, face: np.ndarray, matrix: np.ndarray) -> np.ndarray
 
 
 def face_size(matrix: np.ndarray, size: int = 64) -> float:
-    """Side in frame pixels of the model's square: the unit for erosion and feathering."""
+    """Side in frame pixels of the model's square."""
     return size / float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
 
 
-def make_mask(shape: tuple[int, ...], landmarks: np.ndarray, matrix: np.ndarray, kind: str = "hull+rect",
-              erode: float = 0.05, feather: float = 0.08, size: int = 64) -> np.ndarray:
+def make_mask(shape: tuple[int, ...], landmarks: np.ndarray, matrix: np.ndarray, kind: str = "face",
+              erode: float = 0.05, feather: float = 0.08, size: int = 64, coverage: float = 1.0,
+              forehead: float = 0.25) -> np.ndarray:
     """Blend weights float32 (H, W) in [0, 1] for one face in a frame of `shape`.
 
     "rect" is the model's square warped into the frame; "hull" the convex hull of the 68
-    landmarks; "hull+rect" their intersection (the 2017 'facehullandrect'). Erosion keeps
-    the seam off the face's edge; feathering makes it gradual. Both scale with the face.
+    landmarks; "hull+rect" their intersection (the 2017 'facehullandrect'); "face" the hull
+    raised over the forehead (`faces.face_outline`), inside the square. Erosion keeps the
+    seam off the face's edge; feathering makes it gradual. Both are shares of the face's
+    size (the mean face's span, whatever the model's coverage), so they scale with it.
     """
     height, width = shape[:2]
     mask = np.ones((height, width), np.float32)
-    if "rect" in kind:
+    if "rect" in kind or kind == "face":
         square = np.ones((size, size), np.float32)
         mask = cv2.warpAffine(square, matrix, (width, height), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if "hull" in kind:
-        hull = np.zeros((height, width), np.float32)
-        cv2.fillConvexPoly(hull, cv2.convexHull(np.round(landmarks).astype(np.int32)), 1.0)
-        mask = mask * hull
-    unit = face_size(matrix, size)
+    if "hull" in kind or kind == "face":
+        outline = faces.face_outline(landmarks, forehead) if kind == "face" else landmarks
+        mask = mask * faces.hull_mask(shape, outline)
+    unit = face_size(matrix, size) * coverage
     if erode > 0:
         radius = max(1, int(round(erode * unit)))
         mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
@@ -163,8 +166,10 @@ def face_region(shape: tuple[int, ...], matrix: np.ndarray, size: int = 64,
 
 
 def blend(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray,
-          settings: SwapSettings = SwapSettings()) -> np.ndarray:
+          settings: SwapSettings = SwapSettings(), coverage: float = 1.0) -> np.ndarray:
     """Put one decoded face (S, S, 3, float32 in [0, 1]) into `frame`; returns uint8 BGR.
+
+    `coverage` is the model's (see `input_matrix`): it sets the face's size in the square.
 
     Works on the face's region only: masks, colour and blending on a whole 720p frame
     would cost ten times more for the same pixels.
@@ -175,15 +180,17 @@ def blend(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix:
         return out
     shifted = matrix.copy()
     shifted[:, 2] += matrix[:, :2] @ [x0, y0]  # the same map, from region pixels
-    out[y0:y1, x0:x1] = _blend_region(frame[y0:y1, x0:x1], decoded, landmarks - [x0, y0], shifted, settings)
+    out[y0:y1, x0:x1] = _blend_region(frame[y0:y1, x0:x1], decoded, landmarks - [x0, y0], shifted, settings,
+                                      coverage)
     return out
 
 
 def _blend_region(region: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray,
-                  settings: SwapSettings) -> np.ndarray:
+                  settings: SwapSettings, coverage: float) -> np.ndarray:
     size = decoded.shape[0]
     pasted = paste(region, decoded, matrix)
-    mask = make_mask(region.shape, landmarks, matrix, settings.mask, settings.erode, settings.feather, size)
+    mask = make_mask(region.shape, landmarks, matrix, settings.mask, settings.erode, settings.feather, size,
+                     coverage, settings.forehead)
     old = region.astype(np.float32)
     pasted = color_transfer(pasted, old, mask, settings.color)
     if settings.seamless and (mask > 0.5).any():
@@ -207,14 +214,14 @@ class FaceJob:
 
 
 def find_jobs(frames: list[np.ndarray], settings: SwapSettings = SwapSettings(),
-              identity: faces.IdentityFilter | None = None, size: int = 64) -> list[FaceJob]:
+              identity: faces.IdentityFilter | None = None, size: int = 64, coverage: float = 1.0) -> list[FaceJob]:
     """Every face to swap in `frames` (only those `identity` accepts, if given)."""
     jobs = []
     for index, frame in enumerate(frames):
         for face in faces.find_faces(frame, settings.faces):
             if identity is not None and not identity.accepts(faces.descriptor(frame, face.landmarks)):
                 continue
-            jobs.append(FaceJob(index, face.landmarks, input_matrix(face.landmarks, size)))
+            jobs.append(FaceJob(index, face.landmarks, input_matrix(face.landmarks, size, coverage)))
     return jobs
 
 
@@ -241,9 +248,9 @@ def swap_frames(frames: list[np.ndarray], net: models.FaceSwapModel, to: str,
     """
     size = net.settings.image_size
     if jobs is None:
-        jobs = find_jobs(frames, settings, identity, size)
+        jobs = find_jobs(frames, settings, identity, size, net.settings.coverage)
     decoded = decode_jobs(frames, jobs, net, to)
     out = list(frames)  # blend returns a new array: no copy needed up front
     for job, face in zip(jobs, decoded):
-        out[job.frame] = blend(out[job.frame], face, job.landmarks, job.matrix, settings)
+        out[job.frame] = blend(out[job.frame], face, job.landmarks, job.matrix, settings, net.settings.coverage)
     return out

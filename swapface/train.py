@@ -30,7 +30,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import batches, checkpoints, devices, figures, media, warp
+from swapface import batches, checkpoints, devices, faces, figures, losses, media, warp
 from swapface import model as sm
 from swapface.model import FaceSwapModel
 
@@ -39,9 +39,13 @@ log = logging.getLogger(__name__)
 PREVIEW_FILE, LOSS_FILE = "preview.png", "loss.png"
 
 
+RECIPE_LOSS = losses.LossSettings(kind="l1+dssim", masked=True, eye_mouth=3.0)  # see benchmarks/quality.md
+
+
 @dataclass(frozen=True)
 class TrainSettings:
-    """How to train (the 2017 choices by default)."""
+    """How to train. The recipe (loss, mask, coverage, precision) defaults to what won the
+    CPU ablation of benchmarks/quality.md; `RECIPE_2017` restores the original choices."""
 
     preset: str | None = None  # model preset; None: the saved one when resuming, else "original"
     batch_size: int = 64  # faces per side per step, as 2017; 16 is a fair choice on a CPU
@@ -57,6 +61,12 @@ class TrainSettings:
     distribute: bool = False  # tf.distribute: mirrored over local GPUs, multi-worker with TF_CONFIG
     precision: str = "auto"  # see devices.choose_policy: float16 on GPUs, bfloat16 on bf16 CPUs, else float32
     names: tuple[str, str] | None = None  # the two people; None: saved names, else folder names
+    loss: losses.LossSettings = RECIPE_LOSS  # L1 + DSSIM on the face, eyes and mouth weighted (2017: plain MAE)
+    coverage: float | None = None  # share of the model's square the mean face spans; None: saved, else 0.8
+
+
+RECIPE_2017 = {"loss": losses.LossSettings(), "coverage": 1.0, "precision": "float32"}  # dataclasses.replace(s, **RECIPE_2017)
+DEFAULT_COVERAGE = 0.8  # new models: jaw line, cheeks and forehead in view (2017: 1.0)
 
 
 def batch_settings(settings: TrainSettings, seed: int | None = None) -> batches.BatchSettings:
@@ -83,6 +93,9 @@ def open_model(model_dir: str | Path, state: dict | None, settings: TrainSetting
     else:
         keras.utils.set_random_seed(settings.seed)  # same seed, same starting weights
         model = sm.build(settings.preset or "original")
+    coverage = settings.coverage or (model.settings.coverage if state or pretrained else DEFAULT_COVERAGE)
+    model = dataclasses.replace(model, settings=dataclasses.replace(model.settings, coverage=coverage))
+    losses.compile_model([model.autoencoder_a, model.autoencoder_b], settings.loss)
     for side in "ab":
         autoencoder = model.autoencoder(side)
         autoencoder.optimizer.build(autoencoder.trainable_variables)
@@ -188,9 +201,27 @@ def _names(settings: TrainSettings, state: dict | None, sources) -> tuple[str, s
 
 
 def _prepare_faces(faces: np.ndarray, settings: TrainSettings, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(training faces uint8, preview inputs float32 (P, 64, 64, 3)); see `batches.split_preview`."""
+    """(training faces uint8, preview inputs float32 (P, S, S, 3)); see `batches.split_preview`."""
     shown, trained = batches.split_preview(len(faces), settings.preview_faces, np.random.default_rng([seed, 1]))
-    return faces[trained], warp.model_inputs(faces[shown], settings.warp_settings)
+    return faces[trained], warp.model_inputs(faces[shown][..., :3], settings.warp_settings)
+
+
+def _faces(source, masked: bool) -> np.ndarray:
+    """A side's faces, uint8 (N, S, S, 3), or (N, S, S, 4) with region weights for the masked loss."""
+    if isinstance(source, np.ndarray):
+        return batches.with_weights(source) if masked else source[..., :3]
+    return batches.load_faces(source, weights=masked)
+
+
+def _warp_settings(settings: TrainSettings, model: FaceSwapModel, source) -> warp.WarpSettings:
+    """The warp that cuts the model's view: its size, and the share of the crop its coverage asks for.
+
+    The crops' mean face spans `crop_coverage` of them (extract's setting, in alignments.json);
+    the model wants it to span `coverage` of its square, so it sees crop_coverage / coverage.
+    """
+    crop = batches.crop_coverage(source) if not isinstance(source, np.ndarray) else faces.DEFAULT_COVERAGE
+    return dataclasses.replace(settings.warp_settings, size=model.settings.image_size,
+                               coverage=min(1.0, crop / model.settings.coverage))
 
 
 def _loop(run: _Run, stream: batches.BatchStream, settings: TrainSettings, progress: bool) -> None:
@@ -285,13 +316,15 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
     elif settings.freeze_encoder_for and pretrained is None:
         log.warning("--freeze-encoder needs --pretrained weights: a fresh encoder is not frozen")
     names = _names(settings, state, (faces_a, faces_b))
-    faces = [source if isinstance(source, np.ndarray) else batches.load_faces(source) for source in (faces_a, faces_b)]
+    masked = settings.loss.masked
+    faces = [_faces(source, masked) for source in (faces_a, faces_b)]
     strategy = _strategy(settings)
     precision = devices.choose_policy(settings.precision)
     log.info("training in %s", precision)
     with strategy.scope() if strategy is not None else contextlib.nullcontext(), devices.policy(precision):
         model = open_model(model_dir, state, settings, pretrained)
     model = dataclasses.replace(model, names=names)
+    settings = dataclasses.replace(settings, warp_settings=_warp_settings(settings, model, faces_a))
     state = state or _new_state(settings, pretrained)
     state.update(names=list(names), preset=model.settings.name, batch_size=settings.batch_size)
     (train_a, preview_a), (train_b, preview_b) = (_prepare_faces(f, settings, state["seed"]) for f in faces)

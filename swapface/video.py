@@ -17,9 +17,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -59,6 +62,7 @@ class VideoReport:
     seconds: float = 0.0  # wall time
     fps: float = 0.0  # frame rate of the input, kept in the output
     audio: bool = False  # whether an audio track was copied
+    notes: list[str] = field(default_factory=list)  # what was changed to write it (padding, frame timing)
 
 
 @dataclass
@@ -157,25 +161,116 @@ def read_tag(path: str | Path) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def _writer(path: Path, size: tuple[int, int], fps: float, audio_from: Path | None, crf: int):
-    writer = imageio_ffmpeg.write_frames(
-        str(path), size, fps=Fraction(fps).limit_denominator(1001), codec="libx264", quality=None, pix_fmt_in="bgr24",
-        macro_block_size=2, audio_path=str(audio_from) if audio_from else None,
-        audio_codec="copy" if audio_from else None,
-        output_params=["-crf", str(crf), "-preset", "veryfast"] + provenance.video_metadata())
-    writer.send(None)  # start ffmpeg
-    return writer
+class Encoder:
+    """ffmpeg turning uint8 BGR frames into an H.264 mp4, with the source's audio copied.
+
+    We run ffmpeg ourselves, not through imageio-ffmpeg's writer, to see its exit status: a
+    full disk then fails the conversion instead of leaving an mp4 without its index (moov)
+    that reports success. Its messages go to a temporary file, quoted in the error.
+    """
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: float, audio_from: Path | None, crf: int,
+                 name: Path | None = None):
+        self.name = name or path  # the file the user asked for, in messages (`path` may be a temporary)
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                   "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{size[0]}x{size[1]}",
+                   "-r", str(Fraction(fps).limit_denominator(1001)), "-i", "-"]
+        if audio_from is not None:
+            command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "copy"]
+        command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), "-preset", "veryfast",
+                    *provenance.video_metadata(), "-f", "mp4", str(path)]
+        self.messages = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=self.messages)
+
+    def send(self, frame: np.ndarray) -> None:
+        try:
+            self.process.stdin.write(np.ascontiguousarray(frame).data)
+        except OSError:  # ffmpeg died (e.g. a full disk): its exit status and message say why
+            self.process.stdin = None
+            raise self._failure(self.process.wait()) from None
+
+    def close(self) -> None:
+        """Finish the file; OSError naming it if ffmpeg failed."""
+        if self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass  # ffmpeg already gone: the exit status tells
+        status = self.process.wait()
+        if status != 0:
+            raise self._failure(status)
+        self.messages.close()
+
+    def abort(self) -> None:
+        """Stop ffmpeg at once (the caller deletes the partial file)."""
+        self.process.kill()
+        self.process.wait()
+        self.messages.close()
+
+    def _failure(self, status: int) -> OSError:
+        self.messages.seek(0)
+        lines = [line.strip() for line in self.messages.read().decode(errors="replace").splitlines() if line.strip()]
+        self.messages.close()
+        why = lines[-1] if lines else "no message"
+        if status < 0:  # killed: SIGXFSZ is what a file size limit or some full disks send
+            with contextlib.suppress(ValueError):
+                why = f"killed by {signal.Signals(-status).name}" + (f"; {why}" if lines else "")
+        return OSError(f"{self.name}: ffmpeg could not write the video (exit status {status}): {why}")
 
 
 def _batches(frames, size: int):
+    """Lists of up to `size` (seconds, frame) pairs from (index, seconds, frame) triples."""
     batch = []
-    for _, frame in frames:
-        batch.append(frame)
+    for _, seconds, frame in frames:
+        batch.append((seconds, frame))
         if len(batch) == size:
             yield batch
             batch = []
     if batch:
         yield batch
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The size H.264 in 4:2:0 (what every player reads) can store: both sides even."""
+    return width + width % 2, height + height % 2
+
+
+@dataclass
+class ConstantRate:
+    """Places frames with their own timestamps on a constant-rate timeline, as ffmpeg's cfr mode does.
+
+    A variable-frame-rate video (a phone's) written frame after frame at its average rate
+    drifts from its sound by seconds. Output frame k shows the input frame on screen at
+    k / fps: each frame takes the slot nearest its time; of two frames in one slot the later
+    wins (the earlier is dropped), and a frame stays on screen, repeated, until the next
+    one's slot. So each frame is held until the next arrives; `finish` sends the last.
+    """
+
+    fps: float
+    written: int = 0  # frames sent to the encoder
+    repeated: int = 0
+    dropped: int = 0
+    pending: np.ndarray | None = None  # the frame that owns slot `written`, not sent yet
+
+    def place(self, seconds: float, frame: np.ndarray, send) -> None:
+        slot = int(round(seconds * self.fps))
+        if self.pending is not None:
+            if slot <= self.written:  # the same slot as the frame held: the newer one shows
+                self.pending = frame
+                self.dropped += 1
+                return
+            self.repeated += slot - self.written - 1
+            while self.written < slot:
+                send(self.pending)
+                self.written += 1
+        self.pending = frame
+
+    def finish(self, send) -> None:
+        if self.pending is not None:
+            send(self.pending)
+            self.written += 1
+            self.pending = None
 
 
 def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapModel, to: str,
@@ -184,9 +279,11 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
                   identity: faces.IdentityFilter | None = None, progress: bool = True) -> VideoReport:
     """Swap the faces of every frame of `source` to person `to`, writing an mp4 to `output`.
 
-    Same size and frame rate as the source, its audio track copied, labelled synthetic.
-    Raises MediaError for an unreadable or empty video. The output is written to a
-    temporary name and renamed at the end, so a failed run leaves no half file.
+    Same size (padded to even sides, which H.264 needs, and said so in `notes`), same
+    timing (each frame at its own timestamp, at the source's frame rate), its audio track
+    copied, labelled synthetic. Raises MediaError for an unreadable or empty video, and
+    OSError if ffmpeg fails (a full disk). The output is written to a temporary name and
+    renamed only once ffmpeg has succeeded, so a failed run leaves no half file.
     """
     source, output = Path(source), Path(output)
     info = media.video_info(source)
@@ -194,36 +291,51 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
         raise media.MediaError(source, "video reports no frame rate")
     audio = probe_audio(source)
     width = info.width * (2 if video_settings.side_by_side else 1)
+    padded = even_size(width, info.height)
     partial = output.with_name(f".{output.stem}.partial{output.suffix}")
     report = VideoReport(output=output, fps=info.fps, audio=audio is not None)
+    if padded != (width, info.height):
+        # Padding keeps every pixel where it was; a resize (imageio's way) blurs them all.
+        report.notes.append(f"padded {width}x{info.height} to {padded[0]}x{padded[1]} "
+                            "with copies of the edge pixels (H.264 needs even sides)")
     tracker = FaceTracker(video_settings, settings.faces, identity)
+    timeline = ConstantRate(info.fps)
     size = net.settings.image_size
     start = time.perf_counter()
-    writer = _writer(partial, (width, info.height), info.fps, source if audio else None, video_settings.crf)
+    encoder = Encoder(partial, padded, info.fps, source if audio else None, video_settings.crf, name=output)
     bar = tqdm(total=info.frames or None, unit="frame", desc="convert", disable=not progress)
     try:
-        for batch in _batches(media.prefetch(media.iter_frames(source)), video_settings.batch):
+        for batch in _batches(media.prefetch(media.iter_timed_frames(source)), video_settings.batch):
+            frames = [frame for _, frame in batch]
             jobs = []
-            for index, frame in enumerate(batch):
+            for index, frame in enumerate(frames):
                 jobs += [swap.FaceJob(index, points, swap.input_matrix(points, size))
                          for points in tracker.step(frame)]
-            swapped = swap.swap_frames(batch, net, to, settings, jobs=jobs)
-            for before, after in zip(batch, swapped):
+            swapped = swap.swap_frames(frames, net, to, settings, jobs=jobs)
+            for (seconds, before), after in zip(batch, swapped):
                 frame = np.hstack([before, after]) if video_settings.side_by_side else after
                 if video_settings.mark:
                     frame = provenance.add_mark(frame)
-                writer.send(frame)
-            report.frames += len(batch)
+                if padded != frame.shape[1::-1]:
+                    frame = cv2.copyMakeBorder(frame, 0, padded[1] - frame.shape[0], 0, padded[0] - frame.shape[1],
+                                               cv2.BORDER_REPLICATE)
+                timeline.place(seconds, frame, encoder.send)
             report.faces += len(jobs)
             bar.update(len(batch))
-        writer.close()
+        timeline.finish(encoder.send)
+        encoder.close()
+        provenance.label_video(partial)
     except BaseException:
-        writer.close()
+        encoder.abort()
         partial.unlink(missing_ok=True)
         raise
     finally:
         bar.close()
     partial.replace(output)
+    report.frames = timeline.written
+    if timeline.repeated or timeline.dropped:
+        report.notes.append(f"variable frame rate: {timeline.repeated} frames repeated and {timeline.dropped} "
+                            f"dropped to keep {info.fps:.3g} fps in step with the sound")
     report.seconds = time.perf_counter() - start
     log.info("%s: %d frames, %d faces in %.1f s", output, report.frames, report.faces, report.seconds)
     return report

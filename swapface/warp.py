@@ -233,15 +233,18 @@ def warp_pair(image: np.ndarray, rng: np.random.Generator,
 
 
 def warp_batch(images: Sequence[np.ndarray] | np.ndarray, rng: np.random.Generator,
-               settings: WarpSettings = WarpSettings()) -> tuple[np.ndarray, np.ndarray]:
-    """Augment a batch: (warped, target), each float32 (N, size, size, 3) in [0, 1].
+               settings: WarpSettings = WarpSettings(),
+               out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Augment a batch: (warped, target), each float32 (N, size, size, C) in [0, 1].
 
-    `images` is (N, H, W, 3) uint8 BGR or a list of such crops (sizes may differ). Pure and
-    top-level, so worker processes can run it (give each worker its own `rng`).
+    `images` is (N, H, W, C) uint8 BGR (C 3, or 4 with a weight channel) or a list of such
+    crops (sizes may differ). `out` receives the result in place (a worker's shared
+    memory). Pure and top-level: give each worker process its own `rng`.
     """
-    count = len(images)
-    shape = (count, settings.size, settings.size, 3)
-    warped, target = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    if out is None:
+        shape = (len(images), settings.size, settings.size, images[0].shape[-1] if len(images) else 3)
+        out = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    warped, target = out
     for index, image in enumerate(images):
         warped[index], target[index] = warp_pair(image, rng, settings)
     return warped, target

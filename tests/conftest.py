@@ -29,3 +29,58 @@ def obama_frame() -> Path:
 @pytest.fixture(scope="session")
 def trump_frame() -> Path:
     return DATA / "trump" / "c006_f00070.jpg"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def c2pa_key(tmp_path_factory) -> Path:
+    """A throwaway C2PA signing key for the session, not the user's (~/.config/swapface/c2pa)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("c2pa")
+    os.environ["SWAPFACE_C2PA_DIR"] = str(folder)  # subprocesses inherit it too
+    return folder
+
+
+@pytest.fixture(scope="session")
+def bomb_png(tmp_path_factory) -> Path:
+    """A decompression bomb: a valid 14000x14000 16-bit RGBA PNG of 1.5 MB (1.6 GB decoded).
+
+    Made row by row (zlib on zeros), so making it never holds the pixels either (~5 s).
+    """
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    side = 14000
+    packer = zlib.compressobj(9)
+    row = bytes(1 + side * 8)  # filter byte, then 4 channels of 2 bytes per pixel
+    pixels = b"".join([packer.compress(row) for _ in range(side)] + [packer.flush()])
+    path = tmp_path_factory.mktemp("bomb") / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 16, 6, 0, 0, 0))
+                     + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path
+
+
+# A variable-frame-rate clip: a burst at 50 fps, then 4 fps, as a phone records. Frame i shows
+# a white bar at x = 4 i, so a frame can be recognised after encoding; a 440 Hz tone plays along.
+VFR_TIMES = [0.02 * i for i in range(30)] + [0.58 + 0.24 * (i - 29) for i in range(30, 40)]
+
+
+@pytest.fixture(scope="session")
+def vfr_clip(tmp_path_factory) -> tuple[Path, list[float]]:
+    """(path of a 160x120 variable-frame-rate mp4 with sound, the timestamp of each frame)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    path = tmp_path_factory.mktemp("vfr") / "vfr.mp4"
+    times = "+".join(f"eq(N,{i})*{t:.2f}" for i, t in enumerate(VFR_TIMES))
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", "color=c=black:s=160x120:r=50:d=0.8,format=gray,geq=lum='255*between(X,4*N,4*N+3)'",
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=3.2",
+                    "-vf", f"setpts='({times})/TB'", "-frames:v", str(len(VFR_TIMES)), "-fps_mode", "vfr",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "12", "-c:a", "aac", "-shortest", str(path)],
+                   check=True)
+    return path, VFR_TIMES

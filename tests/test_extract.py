@@ -1,5 +1,6 @@
 """Extraction from folders and videos, with broken files mixed in, and the CLI around it."""
 
+import errno
 import json
 import shutil
 
@@ -137,3 +138,71 @@ def test_cli_summary_and_exit_codes(messy_folder, tmp_path, capsys):
     assert cli.main(["extract", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "nowhere: no such file or folder" in err[0]
+
+
+def test_same_file_names_from_two_inputs_each_get_their_crops(data_dir, tmp_path):
+    obama, trump = data_dir / "obama" / "c000_f00000.jpg", data_dir / "trump" / "c006_f00070.jpg"
+    for folder, frame in (("a", obama), ("b", trump)):
+        (tmp_path / folder).mkdir()
+        shutil.copy(frame, tmp_path / folder / "frame.jpg")
+    (tmp_path / "c").mkdir()
+    image = media.read_image(obama)
+    cv2.imwrite(str(tmp_path / "c" / "photo.bmp"), image)
+    cv2.imwrite(str(tmp_path / "c" / "photo.webp"), image, [cv2.IMWRITE_WEBP_QUALITY, 101])
+    out = tmp_path / "out"
+    report = extract.extract([tmp_path / "a", tmp_path / "b", tmp_path / "c"], out, progress=False)
+    document = extract.read_alignments(out)
+    crops = sorted(p.name for p in out.glob("*.jpg"))
+    assert report.faces_kept == len(crops) == len(document["faces"]) == 4
+    assert crops == sorted(record["file"] for record in document["faces"])
+    for record in document["faces"]:  # each crop is the face of the source its record names
+        again = faces.align(media.read_image(record["source"]), record["matrix"], 256)
+        assert np.abs(again.astype(float) - media.read_image(out / record["file"])).mean() < 3
+
+
+@pytest.mark.parametrize("full_from", [5, 6])
+def test_full_disk_keeps_every_crop_on_disk_described(data_dir, tmp_path, monkeypatch, full_from):
+    real_replace = media.os.replace
+    calls = {"n": 0}
+
+    # Crops 1 and 2 and alignments.json after each fit; then nothing does (5), or crop 3 does
+    # but its record never gets to disk (6).
+    def full_from_the_fifth(src, dst):
+        calls["n"] += 1
+        if calls["n"] >= full_from:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(media.os, "replace", full_from_the_fifth)
+    with pytest.raises(OSError, match="No space left"):
+        extract.extract([data_dir / "obama"], tmp_path, progress=False)
+    monkeypatch.undo()
+    crops = sorted(p.name for p in tmp_path.glob("*.jpg"))
+    records = sorted(r["file"] for r in extract.read_alignments(tmp_path)["faces"])
+    assert crops and crops == records  # no crop without its record, no record without its crop
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_overwrite_replaces_the_whole_earlier_extraction(data_dir, tmp_path):
+    extract.extract([data_dir / "trump"], tmp_path, progress=False)
+    assert len(list(tmp_path.glob("*.jpg"))) == 8
+    report = extract.extract([data_dir / "obama" / "c000_f00000.jpg"], tmp_path, progress=False, overwrite=True)
+    crops = sorted(p.name for p in tmp_path.glob("*.jpg"))
+    assert report.faces_kept == 1 and crops == ["c000_f00000_0.jpg"]  # no trump face left for training
+    assert [r["file"] for r in extract.read_alignments(tmp_path)["faces"]] == crops
+
+
+def test_a_second_extract_into_a_busy_folder_is_refused(obama_frame, tmp_path, capsys):
+    with media.lock_folder(tmp_path, "swapface extract"):  # as a running extraction holds it
+        with pytest.raises(ValueError, match="another `swapface extract` is using this folder"):
+            extract.extract([obama_frame], tmp_path, progress=False)
+        assert cli.main(["extract", str(obama_frame), "-o", str(tmp_path)]) == 2
+        assert "another `swapface extract`" in capsys.readouterr().err
+        assert not (tmp_path / "alignments.json").exists()
+    assert extract.extract([obama_frame], tmp_path, progress=False).faces_kept == 1  # free again
+
+
+def test_extract_settings_refuse_impossible_values():
+    for bad in ({"every": 0}, {"upsample": 9}, {"detect_width": -1}, {"upsample": -1}):
+        with pytest.raises(ValueError):
+            extract.ExtractSettings(**bad)

@@ -110,3 +110,22 @@ def test_reference_without_a_face_is_a_clear_error(tmp_path):
     blank = np.full((200, 200, 3), 128, np.uint8)
     with pytest.raises(ValueError, match="blank.png: no face"):
         faces.reference_descriptors([blank], ["blank.png"])
+
+
+@pytest.mark.parametrize("shape", [(1, 5000), (5000, 1), (1, 1), (2, 4000)])
+def test_detection_on_extreme_shapes_finds_nothing_and_does_not_crash(shape):
+    gray = np.full(shape, 128, np.uint8)
+    assert faces.detect(gray) == []
+    assert faces.find_faces(np.dstack([gray] * 3)) == []
+    assert faces.largest_face(np.dstack([gray] * 3)) is None
+
+
+def test_detection_copy_stays_bounded_whatever_the_upsampling(obama_frame):
+    settings = faces.FaceSettings(detect_width=0, upsample=3)
+    scale = faces.detection_scale(12000, 9000, settings)
+    assert 12000 * 9000 * scale ** 2 * 4 ** 3 <= faces.MAX_DETECT_PIXELS * 1.001
+    assert faces.detection_scale(600, 400) == 1.0 and faces.detection_scale(1920, 1080) == 640 / 1920
+    image = media.read_image(obama_frame)  # an ordinary frame: same faces as before
+    assert len(faces.find_faces(image, faces.FaceSettings(upsample=1))) == 1
+    with pytest.raises(ValueError, match="upsample 8"):
+        faces.FaceSettings(upsample=8)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Reproduce the demo weights in weights/ from ../shared/data (see weights/README.md).
-# Usage: bash weights/train_demo.sh [ITERATIONS] [WORKDIR]    (from the project root)
+# Usage: bash weights/train_demo.sh [ITERATIONS] [WORKDIR] [PRETRAINED]   (from the project root)
+# Rerun the same command to resume after any stop: training checkpoints into WORKDIR/model.
 set -euo pipefail
-iterations=${1:-8000}
+iterations=${1:-30000}
 work=${2:-runs/demo}
+pretrained=${3:-}
 shared=../shared/data
 mkdir -p "$work/src/obama" "$work/src/trump"
 
@@ -18,8 +20,10 @@ for f in "$shared"/whitehouse/trump/c006_f*.jpg; do
   if [ "$n" -le 32 ] || { [ "$n" -ge 49 ] && [ "$n" -le 64 ]; }; then ln -sf "$(realpath "$f")" "$work/src/trump/"; fi
 done
 
-swapface extract "$work/src/obama" -o "$work/faces/obama"
-swapface extract "$work/src/trump" "$shared/classic/trump" -o "$work/faces/trump"
+[ -f "$work/faces/obama/alignments.json" ] || swapface extract "$work/src/obama" -o "$work/faces/obama"
+[ -f "$work/faces/trump/alignments.json" ] || swapface extract "$work/src/trump" "$shared/classic/trump" -o "$work/faces/trump"
+# The recipe is the default one (benchmarks/quality.md): L1 + DSSIM on the face with eyes and
+# mouth weighted 3x, coverage 0.8, bfloat16 maths where the CPU has it.
 swapface train "$work/faces/obama" "$work/faces/trump" -m "$work/model" --preset lite --batch-size 16 \
-  --save-every 500 --iterations "$iterations" --names obama trump
+  --save-every 500 --iterations "$iterations" --names obama trump ${pretrained:+--pretrained "$pretrained"}
 python -c "import sys; from swapface import model; model.save(model.load(sys.argv[1]), 'weights')" "$work/model"

@@ -1,0 +1,56 @@
+"""The convert job: one output per input, true summaries, and a failed video is a failure."""
+
+import shutil
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from swapface import cli, media, model, provenance
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    model.save(model.build("tiny"), folder, names=("obama", "trump"))
+    return folder
+
+
+def test_inputs_with_the_same_name_each_get_their_own_output(data_dir, tiny_dir, tmp_path, capsys):
+    frames = sorted((data_dir / "obama").glob("*.jpg"))
+    for folder, frame in (("a", frames[0]), ("b", frames[1])):
+        (tmp_path / folder).mkdir()
+        shutil.copy(frame, tmp_path / folder / "frame.jpg")
+    (tmp_path / "c").mkdir()
+    image = media.read_image(frames[2])
+    cv2.imwrite(str(tmp_path / "c" / "photo.bmp"), image)
+    cv2.imwrite(str(tmp_path / "c" / "photo.webp"), image, [cv2.IMWRITE_WEBP_QUALITY, 101])
+    out = tmp_path / "out"
+    inputs = [str(tmp_path / name) for name in ("a", "b", "c")]
+    for _ in range(2):  # and again with --overwrite: still four
+        assert cli.main(["convert", *inputs, "-m", str(tiny_dir), "-o", str(out), "--to", "trump",
+                         "--overwrite"]) == 0
+        summary = capsys.readouterr().out
+        written = sorted(p.name for p in out.iterdir())
+        assert written == ["frame-2.jpg", "frame.jpg", "photo-2.png", "photo.png"]
+        assert "converted 4 images and 0 videos" in summary
+        assert "written as frame-2.jpg: another input has its name" in summary
+    # Each output is its own input swapped: the two frames differ outside the face too.
+    first, second = (media.read_image(out / name) for name in ("frame.jpg", "frame-2.jpg"))
+    assert np.abs(first.astype(float) - second).mean() > 5
+    assert all(provenance.read_label(out / name) for name in written)
+
+
+def test_a_video_ffmpeg_cannot_write_fails_the_command(data_dir, tiny_dir, tmp_path, monkeypatch, capsys):
+    limited = tmp_path / "ffmpeg"
+    limited.write_text(f'#!/bin/sh\nulimit -f 64\nexec "{imageio_ffmpeg.get_ffmpeg_exe()}" "$@"\n')  # a full disk
+    limited.chmod(0o755)
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", lambda: str(limited))
+    code = cli.main(["convert", str(data_dir / "video" / "obama_silent_b.mp4"), "-m", str(tiny_dir),
+                     "-o", str(tmp_path / "out"), "--to", "trump"])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error")]  # the rest is the progress bar
+    assert code == 2 and len(errors) == 1 and "ffmpeg could not write the video" in errors[0]
+    assert "Traceback" not in err
+    assert list((tmp_path / "out").iterdir()) == []

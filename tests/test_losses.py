@@ -1,0 +1,78 @@
+"""The training losses on real faces: what each one rewards and ignores."""
+
+import numpy as np
+import pytest
+from keras import ops
+
+from swapface import batches, evaluate, faces, losses, media
+
+
+@pytest.fixture(scope="module")
+def crop(obama_frame):
+    """A 64 px aligned face of Obama, float32 BGR in [0, 1], and its region weights (64, 64)."""
+    image = media.read_image(obama_frame)
+    face = faces.largest_face(image)
+    matrix = faces.align_matrix(face.landmarks, 64, coverage=0.8)
+    aligned = faces.align(image, matrix, 64).astype(np.float32) / 255
+    weights = faces.region_weights((64, 64), faces.transform_points(face.landmarks, matrix))
+    return aligned, weights
+
+
+def _loss(settings, target, output):
+    return float(losses.make_loss(settings)(target[None], output[None]))
+
+
+def test_ssim_map_agrees_with_the_reference_implementation(crop):
+    aligned, _ = crop
+    noisy = np.clip(aligned + np.random.default_rng(0).normal(0, 0.05, aligned.shape), 0, 1).astype(np.float32)
+    ours = float(ops.mean(losses.ssim_map(aligned[None], noisy[None])))
+    assert ours == pytest.approx(evaluate.ssim(aligned, noisy), abs=2e-3)
+    assert float(ops.mean(losses.ssim_map(aligned[None], aligned[None]))) == pytest.approx(1, abs=1e-5)
+
+
+def test_dssim_punishes_blur_more_than_l1_does(crop):
+    aligned, _ = crop
+    import cv2
+
+    blurred = cv2.GaussianBlur(aligned, (0, 0), 1.5)
+    l1 = _loss(losses.LossSettings(), aligned, blurred)
+    both = _loss(losses.LossSettings(kind="l1+dssim"), aligned, blurred)
+    assert both > 3 * l1  # blur is cheap for L1 (~0.02), costly for structure
+
+
+def test_masked_loss_ignores_the_background_and_weights_eyes_and_mouth(crop):
+    aligned, weights = crop
+    target = np.concatenate([aligned, weights[..., None].astype(np.float32) / 255], axis=-1)
+    settings = losses.LossSettings(masked=True, eye_mouth=3.0)
+    background = aligned.copy()
+    background[weights == 0] = 1 - background[weights == 0]
+    assert (weights == 0).sum() > 500 and _loss(settings, target, background) == pytest.approx(0, abs=1e-6)
+    eyes, cheek = aligned.copy(), aligned.copy()
+    eye_pixels, face_pixels = weights == 255, weights == 128
+    eyes[eye_pixels] += 0.1
+    cheek[np.flatnonzero(face_pixels.ravel())[:eye_pixels.sum()] // 64,
+          np.flatnonzero(face_pixels.ravel())[:eye_pixels.sum()] % 64] += 0.1
+    assert _loss(settings, target, eyes) == pytest.approx(3 * _loss(settings, target, cheek), rel=0.05)
+
+
+def test_region_weights_cover_the_forehead_above_the_brows(obama_frame):
+    image = media.read_image(obama_frame)
+    points = faces.largest_face(image).landmarks
+    weights = faces.region_weights(image.shape, points)
+    brow_top = int(points[17:27, 1].min())
+    column = int(points[27, 0])
+    assert weights[brow_top - 10, column] == 128  # forehead: face
+    assert weights[int(points[66, 1]), int(points[66, 0])] == 255  # inside the mouth
+    assert weights[5, 5] == 0
+
+
+def test_weights_channel_comes_from_alignments(tmp_path, obama_frame):
+    from swapface import extract
+
+    extract.extract([obama_frame], tmp_path / "faces", progress=False)
+    loaded = batches.load_faces(tmp_path / "faces", weights=True)
+    assert loaded.shape[-1] == 4 and set(np.unique(loaded[0, ..., 3])) == {0, 128, 255}
+    plain = batches.load_faces(tmp_path / "faces")
+    assert np.array_equal(plain, loaded[..., :3])
+    warped_a, target_a, _, _ = batches.make_batch(loaded, loaded, 0, seed=0, batch_size=2)
+    assert warped_a.shape == (2, 64, 64, 3) and target_a.shape == (2, 64, 64, 4)

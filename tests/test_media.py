@@ -1,0 +1,100 @@
+"""Reading images and videos as a phone, a scraper or a hostile user hands them over."""
+
+import io
+import os
+import signal
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from swapface import extract, faces, media
+
+
+@pytest.fixture(scope="module")
+def upright(obama_frame):
+    return media.read_image(obama_frame)
+
+
+def test_exif_orientation_is_honoured(upright, obama_frame, tmp_path):
+    # A phone held upright stores the pixels turned 90 degrees and says so with orientation 6.
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # counter-clockwise: 6 means "turn clockwise to show"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    Image.fromarray(stored[..., ::-1]).save(path, quality=95, exif=exif)
+    assert not faces.find_faces(media.to_bgr8(cv2.imread(str(path), cv2.IMREAD_UNCHANGED)))  # sideways: no face
+    image = media.read_image(path)
+    assert image.shape == upright.shape
+    assert np.abs(image.astype(float) - upright).mean() < 4  # only JPEG loss
+    report = extract.extract([path], tmp_path / "faces", progress=False)
+    assert report.faces_kept == 1
+
+
+def test_motion_photo_jpeg_with_a_video_after_the_end_marker_reads(obama_frame, data_dir, tmp_path, upright):
+    clip = (data_dir / "video" / "obama_silent_b.mp4").read_bytes()
+    motion = obama_frame.read_bytes() + clip  # how phones store a "live" photo
+    assert b"\xff\xd9" not in motion[-1024:]  # the old end-of-file check would call it truncated
+    path = tmp_path / "MVIMG_0001.jpg"
+    path.write_bytes(motion)
+    assert np.array_equal(media.read_image(path), upright)
+    # A JPEG really cut short is still refused, also when it carries an EXIF thumbnail.
+    exif = Image.Exif()
+    exif[0x010F] = "phone"
+    buffer = io.BytesIO()
+    Image.fromarray(upright[..., ::-1]).save(buffer, format="JPEG", exif=exif)
+    data = buffer.getvalue()
+    with pytest.raises(media.MediaError, match="truncated"):
+        media.decode_image(data[: len(data) * 2 // 3], "cut.jpg")
+
+
+def test_decompression_bomb_is_refused_from_its_header(bomb_png):
+    assert bomb_png.stat().st_size < 2_000_000
+    start = time.perf_counter()
+    with pytest.raises(media.MediaError, match=r"too large \(14000x14000, 1\.6 GB decoded") as info:
+        media.read_image(bomb_png)
+    assert time.perf_counter() - start < 1.0  # no pixel was decoded
+    assert str(info.value).startswith(str(bomb_png))
+
+
+def test_large_but_plausible_photo_still_reads(tmp_path):
+    path = tmp_path / "wide.png"
+    cv2.imwrite(str(path), np.zeros((3000, 9000, 3), np.uint8))  # 27 Mpx, 81 MB decoded
+    assert media.read_image(path).shape == (3000, 9000, 3)
+
+
+def _with_alarm(seconds, call):
+    """Run `call`; a hang (the bug) raises TimeoutError instead of stalling the test run."""
+    def ring(signum, frame):
+        raise TimeoutError("hung")
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.alarm(seconds)
+    try:
+        return call()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("name", ["pipe.jpg", "pipe.mp4"])
+def test_fifo_input_is_skipped_not_waited_on(tmp_path, name, obama_frame):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    with pytest.raises(media.MediaError, match="not a regular file \\(a FIFO\\)"):
+        _with_alarm(10, lambda: media.read_image(fifo) if name.endswith(".jpg") else media.video_info(fifo))
+    report = _with_alarm(20, lambda: extract.extract([fifo, obama_frame], tmp_path / "faces", progress=False))
+    assert report.faces_kept == 1 and report.skipped == [(str(fifo), "not a regular file (a FIFO): skipped")]
+
+
+def test_character_device_is_not_read_forever(tmp_path):
+    with pytest.raises(media.MediaError, match="a device"):
+        _with_alarm(10, lambda: media.read_image("/dev/zero"))
+
+
+def test_timed_frames_follow_a_variable_frame_rate(vfr_clip):
+    path, times = vfr_clip
+    seen = [(index, seconds) for index, seconds, _ in media.iter_timed_frames(path)]
+    assert [index for index, _ in seen] == list(range(len(times)))
+    assert np.allclose([seconds for _, seconds in seen], times, atol=0.021)  # one tick of its 50 Hz time base
