@@ -28,18 +28,63 @@ CHECKPOINTS = "checkpoints"  # folder of complete snapshots, one per saved itera
 LATEST = "latest"  # symlink to the newest complete snapshot
 STATE_FILE = "state.json"  # iteration, losses, seed: written into each snapshot
 OPTIMIZER_FILES = {"a": "adam_a.npz", "b": "adam_b.npz"}
+SOURCES_FILE = "sources.json"  # the face folders of sides a and b, to catch them swapped on resume
+
+# What training reads from state.json, and the type each must have.
+STATE_KEYS = {"iteration": int, "seed": int, "losses": dict, "names": list, "frozen_until": int}
 
 
 def load_state(model_dir: str | Path) -> dict | None:
-    """The state.json of MODEL_DIR's latest complete checkpoint, or None if it has none."""
-    path = Path(model_dir) / LATEST / STATE_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    """The state.json of MODEL_DIR's latest complete checkpoint, or None if it has none.
+
+    A damaged or hand-edited file raises ValueError naming it and the problem, rather than
+    a KeyError in the middle of resuming.
+    """
+    folder = latest_checkpoint(model_dir)
+    if folder is None:
+        return None
+    path = folder / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: corrupt training state ({err})") from err
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: not a training state (a JSON {type(state).__name__}, expected an object)")
+    for key, kind in STATE_KEYS.items():
+        if key not in state:
+            raise ValueError(f"{path}: training state is missing {key!r}")
+        if not isinstance(state[key], kind) or isinstance(state[key], bool):
+            raise ValueError(f"{path}: {key!r} is a {type(state[key]).__name__}, not a {kind.__name__}")
+    losses, names = state["losses"], state["names"]
+    if not all(isinstance(losses.get(side), list) for side in "ab") or len(names) != 2 or state["iteration"] < 0:
+        raise ValueError(f"{path}: training state has malformed 'losses', 'names' or 'iteration'")
+    return state
+
+
+def newest_snapshot(model_dir: str | Path) -> Path | None:
+    """The newest complete snapshot in checkpoints/ (none of the .tmp ones), or None.
+
+    For a folder whose `latest` went missing (killed between the two renames that replace
+    a copied `latest` folder): the snapshot that was about to become `latest`.
+    """
+    root = Path(model_dir) / CHECKPOINTS
+    if not root.is_dir():
+        return None
+    complete = [folder for folder in root.iterdir() if not folder.name.endswith((".tmp", ".old"))
+                and (folder / STATE_FILE).is_file()]
+    return max(complete, key=lambda folder: folder.name, default=None)
 
 
 def latest_checkpoint(model_dir: str | Path) -> Path | None:
-    """The folder of MODEL_DIR's latest complete checkpoint (loadable by `model.load`), or None."""
+    """The folder of MODEL_DIR's latest complete checkpoint (loadable by `model.load`), or None.
+
+    `latest` is a symlink as we write it, but a real folder in a copy made with `cp -rL` or
+    by tools that follow links; both work.
+    """
     link = Path(model_dir) / LATEST
-    return link.resolve() if (link / STATE_FILE).is_file() else None
+    if (link / STATE_FILE).is_file():
+        return link.resolve()
+    return None if os.path.lexists(link) else newest_snapshot(model_dir)
 
 
 def inner_optimizer(optimizer):
@@ -58,19 +103,38 @@ def _write_snapshot(model: FaceSwapModel, folder: Path, state: dict) -> None:
 
 
 def _point_latest(model_dir: Path, target: str) -> None:
-    """Atomically make MODEL_DIR/latest a symlink to `target`: a new link renamed over it."""
+    """Atomically make MODEL_DIR/latest a symlink to `target`: a new link renamed over it.
+
+    A real `latest` folder (a `cp -rL` copy) cannot be renamed over; it is first moved into
+    checkpoints/ (one atomic rename), where the old-snapshot clean-up deletes it. `target`
+    is complete by then, and `newest_snapshot` finds it should we be killed in between.
+    """
+    latest = model_dir / LATEST
+    if latest.is_dir() and not latest.is_symlink():
+        os.replace(latest, model_dir / CHECKPOINTS / f"{LATEST}-copied.old")
     temporary = model_dir / f".{LATEST}.tmp"
     temporary.unlink(missing_ok=True)
     os.symlink(target, temporary)
-    os.replace(temporary, model_dir / LATEST)
+    os.replace(temporary, latest)
     media.fsync_folder(model_dir)
 
 
 def _link_top_level(model_dir: Path) -> None:
-    """MODEL_DIR/<file> -> latest/<file> for the model's files: `model.load(MODEL_DIR)` works."""
+    """MODEL_DIR/<file> -> latest/<file> for the model's files: `model.load(MODEL_DIR)` works.
+
+    A plain file there (from a copy that followed the links) is replaced by the link,
+    atomically: it is a stale copy of an older checkpoint.
+    """
     for name in (sm.CONFIG_FILE, STATE_FILE, *(f"{part}.weights.h5" for part in sm.PARTS)):
         link = model_dir / name
-        if not link.is_symlink():
+        if link.is_symlink():
+            continue
+        if link.exists():
+            temporary = model_dir / f".{name}.link.tmp"
+            temporary.unlink(missing_ok=True)
+            os.symlink(f"{LATEST}/{name}", temporary)
+            os.replace(temporary, link)
+        else:
             os.symlink(f"{LATEST}/{name}", link)
 
 
@@ -128,6 +192,55 @@ def exclusive(model_dir: Path):
         except BlockingIOError:
             raise ValueError(f"{model_dir}: another `swapface train` is using this folder") from None
         yield
+
+
+def _folder(source) -> Path | None:
+    return None if source is None or not isinstance(source, (str, os.PathLike)) else Path(source).resolve()
+
+
+def record_sources(model_dir: str | Path, faces_a, faces_b) -> None:
+    """Write MODEL_DIR/sources.json: the face folders of sides a and b (arrays are not recorded).
+
+    Written when training starts afresh; `check_sources` reads it when it resumes.
+    """
+    folders = {"a": _folder(faces_a), "b": _folder(faces_b)}
+    if None in folders.values():
+        return
+    Path(model_dir).mkdir(parents=True, exist_ok=True)
+    text = json.dumps({side: str(folder) for side, folder in folders.items()}, indent=1) + "\n"
+    media.atomic_write(Path(model_dir) / SOURCES_FILE, lambda path: Path(path).write_text(text))
+
+
+def check_sources(model_dir: str | Path, state: dict | None, faces_a, faces_b,
+                  names: tuple[str, str] | None = None) -> None:
+    """ValueError if a resumed run was given the face folders of a and b the other way round.
+
+    The decoder of each side would then learn the other person (the "obama" decoder trained
+    on Trump), silently. Caught by the folders recorded in sources.json, or, for a model
+    without one, by folder names that match the saved names of the other side (unless
+    `names` are given anew). Nothing is checked for a fresh run or for arrays.
+    """
+    if state is None:
+        return
+    given = (_folder(faces_a), _folder(faces_b))
+    if None in given or given[0] == given[1]:
+        return
+    path = Path(model_dir) / SOURCES_FILE
+    swapped = False
+    if path.is_file():
+        try:
+            saved = json.loads(path.read_text())
+            swapped = (str(given[0]), str(given[1])) == (saved["b"], saved["a"])
+        except (ValueError, KeyError, TypeError) as err:
+            log.warning("%s: unreadable (%s); the face folders are not checked", path, err)
+    if not swapped and names is None:
+        saved_names = tuple(state["names"])
+        swapped = saved_names[0] != saved_names[1] and (given[0].name, given[1].name) == saved_names[::-1]
+    if swapped:
+        a, b = state["names"]
+        raise ValueError(f"{model_dir}: the face folders are swapped: {faces_a} holds the faces of side b "
+                         f"({b!r}) and {faces_b} those of side a ({a!r}); resuming would train each decoder "
+                         "on the other person. Give them in the saved order")
 
 
 def check_model_dir(model_dir: Path, state: dict | None) -> None:

@@ -8,7 +8,12 @@
     swapface demo
 
 Errors in the user's input end in one line naming the file and the problem and a non-zero
-exit; `--debug` shows the traceback instead.
+exit; `--debug` shows the traceback instead. Exit codes:
+
+    0    done (files that could not be used are listed in the summary)
+    1    nothing usable: no face found (extract), nothing converted (convert)
+    2    an error: a bad option value (argparse), a missing or malformed input, a full disk
+    130  interrupted (Ctrl-C; training saves a checkpoint first)
 """
 
 from __future__ import annotations
@@ -200,6 +205,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--coverage", type=float, default=None, metavar="C",
                    help=f"share of the model's square the mean face spans (default: saved, else "
                         f"{DEFAULT_COVERAGE}; 2017: 1.0)")
+    p.add_argument("--learned-mask", action="store_true",
+                   help="new models: a fourth output channel learns the face's mask (convert --mask learned)")
     p.add_argument("--recipe-2017", action="store_true",
                    help="the 2017 recipe: MAE, no mask, coverage 1.0, float32 (overrides the four options above)")
     p.add_argument("--match-colour", action="store_true", help="2017 trick: shift A's mean colour onto B's")
@@ -221,13 +228,16 @@ def _run_train(args) -> int:
         save_every=args.save_every, seed=args.seed, workers=args.workers,
         match_colour=args.match_colour, freeze_encoder_for=args.freeze_encoder,
         distribute=args.distribute, precision="mixed" if args.mixed_precision else args.precision,
-        names=tuple(args.names) if args.names else None, coverage=args.coverage,
+        names=tuple(args.names) if args.names else None, coverage=args.coverage, learned_mask=args.learned_mask,
         loss=LossSettings(kind=args.loss, masked=args.mask_loss, eye_mouth=args.eye_mouth))
     if args.recipe_2017:
         settings = dataclasses.replace(settings, **train.RECIPE_2017)
     state = checkpoints.load_state(args.model_dir)
+    checkpoints.check_sources(args.model_dir, state, args.faces_a, args.faces_b, settings.names)
     if state is not None:
         print(f"resuming {args.model_dir} from iteration {state['iteration']}")
+    else:
+        checkpoints.record_sources(args.model_dir, args.faces_a, args.faces_b)
     history = train.train(args.faces_a, args.faces_b, args.model_dir, settings, pretrained=args.pretrained)
     if history["a"]:
         print(f"iteration {len(history['a'])}: loss a {history['a'][-1]:.4f}, b {history['b'][-1]:.4f}; "
@@ -359,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.command not in ("extract", "diagnose") and not args.debug:
+        from swapface import quiet
+
+        quiet.import_keras()  # TensorFlow's C++ start-up lines silenced (--debug shows them)
     try:
         return args.run(args)
     except (media.MediaError, ValueError, OSError) as err:

@@ -60,6 +60,8 @@ def _readable(paths: list[str | Path], skipped: list | None):
     added to `skipped` as (file, reason): one bad frame must not stop an evaluation."""
     for path in media.list_inputs(paths):
         try:
+            if media.is_video(path):  # a folder of held-out frames may hold the clip they came from
+                raise media.MediaError(path, "a video, not a frame (give one clip with --video)")
             yield path, media.read_image(path)
         except media.MediaError as err:
             log.warning("%s: skipped", err)
@@ -576,4 +578,157 @@ def summary(results: dict) -> str:
         v = results["video"]
         lines.append(f"video {v['clip']}: flicker ratio {_fmt(v['flicker_ratio'], '.2f')} over {v['frames']} frames")
     lines += [f"skipped {name}: {why}" for name, why in results.get("skipped", [])]
+    return "\n".join(lines)
+
+
+# --- Notebook 4's steps, one call each ------------------------------------------------------------
+
+DIRECTIONS = {"a2b": ("a", "b"), "b2a": ("b", "a")}  # (source, target) side of each swap direction
+
+
+def before_after(inputs: list[np.ndarray], outputs: list[np.ndarray], jobs: list[swap.FaceJob],
+                 size: int = 128) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(before, after) faces of each job, aligned as in training and `size` px wide (uint8 BGR):
+    wider than the model's square, so the blend's edge shows."""
+    pairs = []
+    for job in jobs:
+        matrix = faces.align_matrix(job.landmarks, size)
+        pairs.append((faces.align(inputs[job.frame], matrix, size), faces.align(outputs[job.frame], matrix, size)))
+    return pairs
+
+
+def identity_map_figure(identity: dict[str, dict], untouched: dict[str, dict], names: dict[str, str]) -> Figure:
+    """Every face as a point: its descriptor's distance to A's centroid (x) and to B's (y).
+
+    `identity` maps "a2b", "b2a" to `identity_scores` of the swaps; `untouched` maps "a", "b"
+    to `identity_scores` of the input frames with their own person as the "target". Circles
+    are real frames, crosses swaps; the dashed lines are each person's recognition radius:
+    a swap to B is *recognised* below B's line and under the diagonal.
+    """
+    def coordinates(scores: dict, target: str) -> tuple[list[float], list[float]]:
+        return (scores["to_target"], scores["to_source"]) if target == "a" else (scores["to_source"], scores["to_target"])
+
+    fig = Figure(figsize=(5.6, 4.8), layout="constrained")
+    ax = fig.subplots()
+    colours = {"a": "tab:blue", "b": "tab:orange"}
+    for side in "ab":
+        ax.scatter(*coordinates(untouched[side], side), marker="o", s=40, facecolors="none", edgecolors=colours[side],
+                   label=f"{names[side]}, untouched")
+    for key, (source, target) in DIRECTIONS.items():
+        ax.scatter(*coordinates(identity[key], target), marker="X", s=50, color=colours[source],
+                   label=f"{names[source]} -> {names[target]}")
+    limit = 1.2
+    ax.plot([0, limit], [0, limit], color="0.5", linewidth=0.8)
+    ax.axvline(identity["b2a"]["radius"], color="tab:blue", linestyle="--", linewidth=0.8)
+    ax.axhline(identity["a2b"]["radius"], color="tab:orange", linestyle="--", linewidth=0.8)
+    ax.set(xlim=(0, limit), ylim=(0, limit), xlabel=f"distance to {names['a']}'s centroid",
+           ylabel=f"distance to {names['b']}'s centroid")
+    ax.text(0.03, limit - 0.03, f"nearer {names['a']}", fontsize=8, va="top")
+    ax.text(limit - 0.03, 0.03, f"nearer {names['b']}", fontsize=8, ha="right")
+    ax.legend(fontsize=7, loc="lower left")
+    return fig
+
+
+def landmark_shift_figure(swaps: dict[str, tuple[list, list, list]], found: dict[str, list],
+                          names: dict[str, str], size: int = 64) -> Figure:
+    """The first swap of each direction with the input's landmarks (dots) and those found
+    in the swap (crosses): how far the swap moved the eyes, brows and mouth."""
+    fig = Figure(figsize=(6.4, 3.4), layout="constrained")
+    ax = None
+    for ax, (key, (inputs, outputs, jobs)) in zip(fig.subplots(1, len(swaps), squeeze=False)[0], swaps.items()):
+        ax.set_axis_off()
+        if not jobs:
+            continue
+        x0, y0, x1, y1 = swap.face_region(outputs[jobs[0].frame].shape, jobs[0].matrix, size)
+        ax.imshow(figures.rgb(outputs[jobs[0].frame][y0:y1, x0:x1]))
+        ax.scatter(*(jobs[0].landmarks[INNER] - [x0, y0]).T, s=8, c="tab:blue", label="input's landmarks")
+        if found[key][0] is not None:
+            ax.scatter(*(found[key][0].landmarks[INNER] - [x0, y0]).T, s=12, c="tab:red", marker="x",
+                       label="found in the swap")
+        source, target = DIRECTIONS[key]
+        ax.set_title(f"{names[source]} -> {names[target]}", fontsize=9)
+    if ax is not None:
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=7)
+    return figures.mark_synthetic(fig)
+
+
+def clip_masks(frames: list[np.ndarray], landmarks: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """bool (H, W) per frame: the landmark hulls of the faces swapped in it (`swap_clip`'s third list)."""
+    masks = []
+    for frame, points in zip(frames, landmarks):
+        mask = np.zeros(frame.shape[:2], bool)
+        for face_points in ([points] if np.ndim(points) == 2 else points):
+            mask |= faces.hull_mask(frame.shape, face_points).astype(bool)
+        masks.append(mask)
+    return masks
+
+
+def face_changes(frames: list[np.ndarray], masks: list[np.ndarray]) -> list[float]:
+    """Per pair of consecutive frames: the mean change inside the face (see `face_change`)."""
+    return [float(cv2.absdiff(frames[t], frames[t - 1])[masks[t] | masks[t - 1]].mean())
+            if (masks[t] | masks[t - 1]).any() else float("nan") for t in range(1, len(frames))]
+
+
+def flicker_figure(curves: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]) -> Figure:
+    """Frame-to-frame change inside the face, one curve per (frames, masks): input and swaps."""
+    fig = Figure(figsize=(6.4, 2.8), layout="constrained")
+    ax = fig.subplots()
+    for label, (frames, masks) in curves.items():
+        ax.plot(range(1, len(frames)), face_changes(frames, masks), label=label)
+    ax.set(xlabel="frame", ylabel="mean change inside the face (0-255)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def _lab_inside(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(frame.astype(np.float32) / 255, cv2.COLOR_BGR2Lab)[mask]  # (pixels, 3)
+
+
+def colour_ablation(net: models.FaceSwapModel, swaps: dict[str, tuple[list, list, list]],
+                    refs: dict[str, np.ndarray], colours: tuple[str, ...] = ("none", "avg", "lab"),
+                    settings: EvalSettings = EvalSettings()) -> tuple[dict, dict]:
+    """The same swaps blended again with each colour mode; (rows, recoloured frames).
+
+    `swaps` maps "a2b", "b2a" to `swap_images` results, `refs` "a", "b" to descriptors.
+    Per colour mode, over both directions: the CIE76 distance (delta E) between the mean
+    Lab colour inside the face mask of the swapped and of the original frame, the same
+    for the colours' spreads (standard deviations), the strict `recognised` share and the
+    lenient share nearer the target, and the mean distance to the target's centroid.
+    `recoloured[colour][key]` are the blended frames.
+    """
+    import dataclasses
+
+    size, coverage = net.settings.image_size, net.settings.coverage
+    masks = {key: [swap.make_mask(frame.shape, job.landmarks, job.matrix, size=size, coverage=coverage) > 0.5
+                   for frame, job in zip(inputs, jobs)] for key, (inputs, _, jobs) in swaps.items()}
+    before = [_lab_inside(inputs[job.frame], mask) for key, (inputs, _, jobs) in swaps.items()
+              for job, mask in zip(jobs, masks[key])]
+    rows, recoloured = {}, {}
+    for colour in colours:
+        blend_settings = dataclasses.replace(settings.swap_settings, color=colour)
+        recoloured[colour] = {key: swap.swap_frames(swaps[key][0], net, DIRECTIONS[key][1], blend_settings,
+                                                    jobs=swaps[key][2]) for key in swaps}
+        after = [_lab_inside(recoloured[colour][key][job.frame], mask) for key, (_, _, jobs) in swaps.items()
+                 for job, mask in zip(jobs, masks[key])]
+        scores = [identity_scores(recoloured[colour][key], refs[DIRECTIONS[key][1]], refs[DIRECTIONS[key][0]])
+                  for key in swaps]
+        outputs = max(1, sum(s["outputs"] for s in scores))
+        rows[colour] = {
+            "colour difference (delta E)": _mean([float(np.linalg.norm(a.mean(axis=0) - b.mean(axis=0)))
+                                                  for a, b in zip(after, before)]),
+            "spread difference": _mean([float(np.linalg.norm(a.std(axis=0) - b.std(axis=0)))
+                                        for a, b in zip(after, before)]),
+            "recognised as target": sum(s["recognised"] * s["outputs"] for s in scores) / outputs,
+            "share nearer target": sum(s["share_target"] * s["outputs"] for s in scores) / outputs,
+            "distance to target": _mean([d for s in scores for d in s["to_target"]]),
+        }
+    return rows, recoloured
+
+
+def ablation_table(rows: dict[str, dict]) -> str:
+    """`colour_ablation`'s rows as a fixed-width text table."""
+    lines = [f"{'colour':8}{'delta E':>9}{'spread':>8}{'recognised':>12}{'nearer':>8}{'to target':>11}"]
+    lines += [f"{colour:8}{row['colour difference (delta E)']:9.1f}{row['spread difference']:8.1f}"
+              f"{row['recognised as target']:12.0%}{row['share nearer target']:8.0%}{row['distance to target']:11.3f}"
+              for colour, row in rows.items()]
     return "\n".join(lines)

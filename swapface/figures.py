@@ -406,3 +406,100 @@ def feature_maps_figure(encoding: np.ndarray, count: int = 64, columns: int = 16
     _plain(ax)
     ax.set_title(f"encoding {height}x{map_width}x{channels}: the {shown} most active channels", fontsize=9)
     return fig
+
+
+# --- The notebooks' teaching figures --------------------------------------------------------------
+
+def architecture_figure(settings, width: float = 10.0) -> Figure:
+    """The autoencoder as boxes: the shared encoder feeding two decoders, with each layer's shape.
+
+    `settings` is a `model.ModelSettings` or a preset name. Each box is one block (a 5x5
+    stride-2 conv, a dense layer, an upscale: conv to 4x the channels and a pixel shuffle)
+    labelled with its output shape; the box height grows with the map's side. Drawn from the
+    settings alone: nothing is built.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from swapface import model as models  # lazily: model imports Keras
+
+    s = models.get_preset(settings)
+    size = s.image_size
+    side = size // 2 ** len(s.encoder_filters)
+    encoder = [("input", (size, size, 3))]
+    encoder += [(f"conv {i}", (size // 2 ** i, size // 2 ** i, f)) for i, f in enumerate(s.encoder_filters, 1)]
+    encoder += [("dense", (s.encoder_dim,)), ("dense", (side, side, s.dense_channels)),
+                ("upscale", (2 * side, 2 * side, s.encoder_upscale))]
+    decoder = [(f"upscale {i}", (2 * side * 2 ** i, 2 * side * 2 ** i, f)) for i, f in enumerate(s.decoder_filters, 1)]
+    decoder += [("conv, sigmoid", (size, size, 4 if getattr(s, "learned_mask", False) else 3))]
+    columns = len(encoder) + len(decoder)
+    fig = Figure(figsize=(width, width * 0.36), layout="constrained")
+    ax = fig.subplots()
+    ax.set(xlim=(-0.6, columns - 0.4), ylim=(0, 1))
+    ax.set_axis_off()
+
+    def height(shape) -> float:  # a 64 px map is tall, the dense code short
+        return 0.06 + 0.035 * (math.log2(shape[0]) if len(shape) == 3 else 0)
+
+    def box(x, y, label, shape, colour):
+        h = height(shape)
+        ax.add_patch(FancyBboxPatch((x - 0.36, y - h / 2), 0.72, h, boxstyle="round,pad=0.01",
+                                    facecolor=colour, edgecolor="0.3", linewidth=0.8))
+        ax.text(x, y + h / 2 + 0.015, label, ha="center", va="bottom", fontsize=7.5)
+        ax.text(x, y - h / 2 - 0.015, "x".join(str(n) for n in shape), ha="center", va="top", fontsize=7)
+        return h
+
+    def arrow(x0, y0, x1, y1):
+        ax.add_patch(FancyArrowPatch((x0 + 0.38, y0), (x1 - 0.38, y1), arrowstyle="-|>", mutation_scale=8,
+                                     color="0.35", linewidth=0.8))
+
+    middle, rows = 0.5, {"a": 0.8, "b": 0.2}
+    for x, (label, shape) in enumerate(encoder):
+        box(x, middle, label, shape, "#cfe2f3" if x else "0.92")
+        if x:
+            arrow(x - 1, middle, x, middle)
+    start = len(encoder)
+    for side_name, y in rows.items():
+        arrow(start - 1, middle, start, y)
+        for x, (label, shape) in enumerate(decoder, start):
+            box(x, y, label, shape, "#f4cccc" if side_name == "a" else "#d9ead3")
+            if x > start:
+                arrow(x - 1, y, x, y)
+        ax.text(columns - 0.4, y, f"  face of {side_name.upper()}", ha="left", va="center", fontsize=8)
+    ax.text((len(encoder) - 1) / 2, 0.02, "shared encoder: one for both people", ha="center", fontsize=9,
+            color="tab:blue")
+    ax.text(start + (len(decoder) - 1) / 2, 0.98, "decoder A", ha="center", va="top", fontsize=9, color="tab:red")
+    ax.text(start + (len(decoder) - 1) / 2, 0.02, "decoder B", ha="center", fontsize=9, color="tab:green")
+    ax.set_title(f"the {s.name!r} model: {models.count_params(s):,} parameters", fontsize=9)
+    return fig
+
+
+def warp_strength_figure(image: np.ndarray | str | Path, jitter: float = 5.0, seed: int = 0,
+                         width: float = 7.5) -> Figure:
+    """`warp_figure` for one crop at a given warp strength: the control points' noise `jitter`
+    (std in pixels of a 256 px crop; 2017: 5). Same `seed`, same directions: only the size of
+    the distortion changes, so a slider over `jitter` shows what the warp does."""
+    from swapface import warp
+
+    crop = media.read_image(image) if isinstance(image, (str, Path)) else image
+    grid = warp.warp_grid(crop.shape, np.random.default_rng(seed), warp.WarpSettings(jitter=jitter))
+    fig = warp_figure(crop, grid, *warp.warp_with_grid(crop, grid), width=width)
+    fig.suptitle(f"jitter {jitter:g} px", fontsize=9)
+    return fig
+
+
+def swap_settings_figure(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray,
+                         coverage: float = 1.0, mask: str = "face", erode: float = 0.05, feather: float = 0.08,
+                         color: str = "lab", seamless: bool = False, width: float = 7.5) -> Figure:
+    """One swap blended with the given `swap.SwapSettings` values (the defaults are its own):
+    the frame's face region, the swap, and the blend mask. For live controls (`notebook.explore`)."""
+    from swapface import swap
+
+    settings = swap.SwapSettings(mask=mask, erode=erode, feather=feather, color=color, seamless=seamless)
+    size = decoded.shape[0]
+    result = swap.blend(frame, decoded, landmarks, matrix, settings, coverage)
+    weights = swap.make_mask(frame.shape, landmarks, matrix, mask, erode, feather, size, coverage, settings.forehead)
+    x0, y0, x1, y1 = swap.face_region(frame.shape, matrix, size)
+    fig = face_grid([frame[y0:y1, x0:x1], result[y0:y1, x0:x1], (weights[y0:y1, x0:x1] * 255).astype(np.uint8)],
+                    ["frame", f"{mask}, {color}{' + seamless' if seamless else ''}", "mask"], columns=3,
+                    cell=width / 3)
+    return mark_synthetic(fig)

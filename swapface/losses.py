@@ -85,14 +85,17 @@ def split_weights(weights, eye_mouth: float):
 def make_loss(settings: LossSettings = LossSettings()):
     """The loss function `loss(target, output)` -> scalar, for `keras.Model.compile`.
 
-    `target` is (N, S, S, 3), or (N, S, S, 4) with the weight channel last when `masked`;
-    `output` is the decoder's (N, S, S, 3).
+    `target` is (N, S, S, 3), or (N, S, S, 4) with the weight channel last; `output` is the
+    decoder's (N, S, S, 3), or (N, S, S, 4) with a learned mask, which then learns the face
+    region of the weight channel (mean absolute error).
     """
     window = gaussian_window()
 
     def loss(target, output):
         target, output = ops.cast(target, "float32"), ops.cast(output, "float32")
-        colour = target[..., :3]
+        colour, learned = target[..., :3], None
+        if output.shape[-1] == 4:
+            output, learned = output[..., :3], output[..., 3:4]
         if settings.masked:
             face, weights = split_weights(target[..., 3:4], settings.eye_mouth)
             total = ops.sum(weights) * 3.0 + 1e-6
@@ -100,10 +103,13 @@ def make_loss(settings: LossSettings = LossSettings()):
             colour, output = colour * face, output * face  # DSSIM of the face alone, as faceswap
         else:
             l1 = ops.mean(ops.abs(colour - output))
+        total = l1
+        if learned is not None:  # the mask head learns where the face is
+            total = total + ops.mean(ops.abs(split_weights(target[..., 3:4], 1.0)[0] - learned))
         if settings.kind == "mae":
-            return l1
+            return total
         dssim = (1.0 - ops.mean(ssim_map(colour, output, window))) / 2.0
-        return l1 + settings.dssim_weight * dssim
+        return total + settings.dssim_weight * dssim
 
     loss.__name__ = f"{settings.kind}{'_masked' if settings.masked else ''}"
     return loss

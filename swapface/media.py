@@ -185,7 +185,7 @@ def regular_file(path: Path) -> None:
     if not stat.S_ISREG(mode):
         kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else \
             "a socket" if stat.S_ISSOCK(mode) else "not a plain file"
-        raise MediaError(path, f"not a regular file ({kind}): skipped")
+        raise MediaError(path, f"not a regular file ({kind})")
 
 
 def read_image(path: str | Path) -> np.ndarray:

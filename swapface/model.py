@@ -18,9 +18,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -56,6 +58,10 @@ class ModelSettings:
     # tight crop that leaves jaw, cheeks and forehead (much of what makes a face look like
     # someone) to the original person. 0.8 shows the model those too (benchmarks/quality.md).
     coverage: float = 1.0
+    # A fourth output channel: where the decoder's face is, learned against the landmark hull
+    # (faceswap's and DeepFaceLab's learned masks), so conversion can blend along the new
+    # face's own outline (`--mask learned`) rather than the old face's landmarks.
+    learned_mask: bool = False
 
     def __post_init__(self):
         if not 0.5 <= self.coverage <= 1.0:
@@ -78,6 +84,12 @@ PRESETS = {
         # not the 100k the 2017 rate needs.
         ModelSettings(name="lite", encoder_filters=(32, 64, 128, 256), encoder_dim=256,
                       dense_channels=256, encoder_upscale=128, decoder_filters=(128, 64, 32),
+                      learning_rate=2e-4),
+        # 128 px faces (DeepFaceLab's H128 and faceswap's 128 px models are what 64 px users
+        # move to): one more conv and one more upscale, narrow enough that the float32
+        # weights stay under 30 MB and can be bundled. Made for a GPU: ~4x lite's cost per face.
+        ModelSettings(name="lite128", image_size=128, encoder_filters=(32, 64, 128, 256, 256), encoder_dim=192,
+                      dense_channels=256, encoder_upscale=128, decoder_filters=(96, 64, 32, 16),
                       learning_rate=2e-4),
         # A toy for tests: builds and steps in milliseconds, learns nothing useful.
         ModelSettings(name="tiny", encoder_filters=(8, 16, 32, 64), encoder_dim=32,
@@ -118,6 +130,8 @@ def _weighted_layers(settings: ModelSettings, part: str) -> Iterator[tuple[int, 
         yield 9, channels, 4 * filters, size * size
         channels, size = filters, size * 2
     yield 25, channels, 3, size * size
+    if settings.learned_mask:
+        yield 25, channels, 1, size * size
 
 
 def count_params(settings: ModelSettings | str) -> int:
@@ -204,7 +218,10 @@ def build_encoder(settings: ModelSettings) -> keras.Model:
 
 
 def build_decoder(settings: ModelSettings, name: str) -> keras.Model:
-    """Code (N, S/8, S/8, encoder_upscale) -> face (N, S, S, 3), float32 in [0, 1]."""
+    """Code (N, S/8, S/8, encoder_upscale) -> face (N, S, S, 3), float32 in [0, 1].
+
+    With `learned_mask`, (N, S, S, 4): the face, then its mask.
+    """
     side = settings.image_size // 2 ** len(settings.encoder_filters) * 2
     code = keras.Input((side, side, settings.encoder_upscale), name="code")
     x = code
@@ -212,8 +229,11 @@ def build_decoder(settings: ModelSettings, name: str) -> keras.Model:
         x = _upscale(x, filters, f"upscale_{index}")
     # Sigmoid: pixels in [0, 1] like the targets.
     # float32 even under mixed precision: the sigmoid and the loss need the range.
-    x = layers.Conv2D(3, 5, padding="same", activation="sigmoid", name="output", dtype="float32")(x)
-    return keras.Model(code, x, name=name)
+    face = layers.Conv2D(3, 5, padding="same", activation="sigmoid", name="output", dtype="float32")(x)
+    if settings.learned_mask:
+        mask = layers.Conv2D(1, 5, padding="same", activation="sigmoid", name="mask", dtype="float32")(x)
+        face = layers.Concatenate(name="face_and_mask", dtype="float32")([face, mask])
+    return keras.Model(code, face, name=name)
 
 
 @dataclass(frozen=True)
@@ -271,13 +291,14 @@ def build(settings: ModelSettings | str = "original") -> FaceSwapModel:
 
 
 def encode_decode(model: FaceSwapModel, faces: np.ndarray, side: str,
-                  batch_size: int = 64) -> np.ndarray:
+                  batch_size: int = 64, mask: bool = False) -> np.ndarray:
     """Run faces (N, S, S, 3) float32 in [0, 1] through the encoder and decoder of `side`.
 
     `side` is "a", "b" or a person's name; decoding a face of A on side "b" is the swap.
     Uses `predict_on_batch`: `Model.predict` costs ~100 ms of set-up per call, too slow for
     a video converted frame by frame, and an eager `model(x)` is several times slower than
-    the compiled function `predict_on_batch` keeps. Returns float32 (N, S, S, 3) in [0, 1].
+    the compiled function `predict_on_batch` keeps. Returns float32 (N, S, S, 3) in [0, 1];
+    with `mask`, (N, S, S, 4): the learned mask last (a model without one gives ones there).
     """
     autoencoder = model.autoencoder(side)
     faces = np.asarray(faces, dtype=np.float32)
@@ -290,7 +311,10 @@ def encode_decode(model: FaceSwapModel, faces: np.ndarray, side: str,
         padded = 1 << (len(chunk) - 1).bit_length()
         chunk = np.concatenate([chunk, np.zeros((padded - len(chunk),) + chunk.shape[1:], np.float32)])
         outputs.append(np.asarray(autoencoder.predict_on_batch(chunk), np.float32)[:len(faces[start:start + batch_size])])
-    return np.concatenate(outputs) if outputs else np.zeros((0, size, size, 3), np.float32)
+    out = np.concatenate(outputs) if outputs else np.zeros((0, size, size, 4), np.float32)
+    if not mask:
+        return out[..., :3]
+    return out if out.shape[-1] == 4 else np.concatenate([out, np.ones_like(out[..., :1])], axis=-1)
 
 
 # --- Saving and loading -------------------------------------------------------------------------
@@ -316,19 +340,92 @@ def save(model: FaceSwapModel, directory: str | os.PathLike, names=None,
         media.atomic_write(directory / f"{part}.weights.h5", getattr(model, part).save_weights)
     first, second = _names(model.names if names is None else names)
     config = {"preset": model.settings.name, "settings": dataclasses.asdict(model.settings),
-              "names": {"a": first, "b": second}, "extra": extra or {}}
+              "names": {"a": first, "b": second}, "extra": extra or {},
+              # HDF5 loads a file with a damaged byte range without a word: `load` checks these.
+              "sha256": {f"{part}.weights.h5": file_sha256(directory / f"{part}.weights.h5") for part in PARTS}}
     text = json.dumps(config, indent=2) + "\n"
     media.atomic_write(directory / CONFIG_FILE, lambda path: Path(path).write_text(text))
     log.info("saved %s model to %s", model.settings.name, directory)
     return directory
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, hex, read in 1 MB blocks (weights files reach 330 MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# The settings every config.json has held; keys added later (coverage, ...) default when missing.
+FIRST_SETTINGS = ("name", "image_size", "encoder_filters", "encoder_dim", "dense_channels", "encoder_upscale",
+                  "decoder_filters", "learning_rate", "beta_1", "beta_2")
+
+
+def _fits(value, default) -> bool:
+    """Whether a JSON value can stand for a setting whose default is `default`."""
+    def number(v, kinds):
+        return isinstance(v, kinds) and not isinstance(v, bool)
+    if isinstance(default, tuple):
+        return isinstance(value, list) and bool(value) and all(number(v, int) for v in value)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return number(value, int)
+    if isinstance(default, float):
+        return number(value, (int, float))
+    if isinstance(default, str):
+        return isinstance(value, str)
+    return True
+
+
+def check_config(config, path: str | os.PathLike) -> dict:
+    """Return `config` if it is a well-formed model config, else ValueError naming `path` and the problem.
+
+    A hand-edited or damaged config.json must fail here, in one line, not as a KeyError or
+    TypeError deep inside Keras.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: not a model config (a JSON {type(config).__name__}, expected an object)")
+    for key in ("settings", "names"):
+        if key not in config:
+            raise ValueError(f"{path}: model config is missing {key!r}")
+    settings = config["settings"]
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: 'settings' is a {type(settings).__name__}, not an object")
+    fields = {field.name: field.default for field in dataclasses.fields(ModelSettings)}
+    for key in settings:
+        if key not in fields:
+            raise ValueError(f"{path}: unknown setting {key!r} (written by a newer swapface?)")
+        if not _fits(settings[key], fields[key]):
+            raise ValueError(f"{path}: setting {key!r} is {settings[key]!r}, not a {type(fields[key]).__name__}")
+    for key in FIRST_SETTINGS:
+        if key not in settings:
+            raise ValueError(f"{path}: settings are missing {key!r}")
+    names = config["names"]
+    pair = [names.get("a"), names.get("b")] if isinstance(names, dict) else names
+    if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(name, str) for name in pair):
+        raise ValueError(f"{path}: 'names' must be two names, as {{\"a\": ..., \"b\": ...}}")
+    sums = config.get("sha256", {})
+    if not isinstance(sums, dict) or not all(isinstance(value, str) for value in sums.values()):
+        raise ValueError(f"{path}: 'sha256' must map weights files to hex digests")
+    return config
+
+
 def read_config(directory: str | os.PathLike) -> dict:
-    """The config.json of a saved model, as a dict. FileNotFoundError if there is none."""
+    """The config.json of a saved model, as a dict, checked (`check_config`).
+
+    FileNotFoundError if there is none; ValueError naming the file if it is malformed.
+    """
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: no {CONFIG_FILE}; not a saved swapface model")
-    return json.loads(path.read_text())
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: corrupt model config ({err})") from err
+    return check_config(config, path)
 
 
 def _settings(config: dict) -> ModelSettings:
@@ -367,7 +464,7 @@ def _guess_preset(part: str, shapes: list[tuple[int, ...]]) -> str:
     return "an unknown preset"
 
 
-def _load_part(model: keras.Model, path: Path, directory: Path, name: str) -> None:
+def _load_part(model: keras.Model, path: Path, directory: Path, name: str, sha256: str | None = None) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: {path.name} is missing")
     # Check shapes ourselves: Keras may only warn when a file does not fit the model.
@@ -376,6 +473,10 @@ def _load_part(model: keras.Model, path: Path, directory: Path, name: str) -> No
     if sorted(found) != sorted(wanted):
         raise ValueError(f"{directory}: {path.name} holds weights of {_guess_preset(model.name, found)},"
                          f" not of the {name!r} preset that config.json names")
+    # After the structural checks, which name a truncated file or another preset more helpfully.
+    if sha256 is not None and file_sha256(path) != sha256:
+        raise ValueError(f"{path}: damaged or replaced since it was saved (its SHA-256 is not the one "
+                         f"in {CONFIG_FILE})")
     try:
         model.load_weights(path)
     except (OSError, KeyError, ValueError) as err:
@@ -390,17 +491,22 @@ def load(directory: str | os.PathLike, preset: str | ModelSettings | None = None
     """
     directory = Path(directory)
     config = read_config(directory)
-    saved = _settings(config)
+    try:
+        saved = _settings(config)
+    except ValueError as err:  # an impossible architecture: say which file holds it
+        raise ValueError(f"{directory / CONFIG_FILE}: {err}") from err
     wanted = saved if preset is None else get_preset(preset)
-    if isinstance(preset, str):
-        wanted = dataclasses.replace(wanted, coverage=saved.coverage)  # a preset names an architecture only
+    if isinstance(preset, str):  # a preset names an architecture; coverage and the mask head come with the weights
+        wanted = dataclasses.replace(wanted, coverage=saved.coverage, learned_mask=saved.learned_mask)
     if wanted != saved:
         differs = " with other settings" if wanted.name == saved.name else ""
         raise ValueError(f"{directory}: holds a {saved.name!r} model, but the "
                          f"{wanted.name!r} preset{differs} was asked for")
     model = build(saved)
+    sums = config.get("sha256", {})  # models saved before checksums have none: loaded unchecked
     for part in PARTS:
-        _load_part(getattr(model, part), directory / f"{part}.weights.h5", directory, saved.name)
+        _load_part(getattr(model, part), directory / f"{part}.weights.h5", directory, saved.name,
+                   sums.get(f"{part}.weights.h5"))
     log.info("loaded %s model from %s", saved.name, directory)
     return dataclasses.replace(model, names=_names(config["names"]))
 
@@ -477,8 +583,13 @@ def load_optimizer(optimizer: keras.optimizers.Optimizer, variables: list,
     """
     if not optimizer.built:
         optimizer.build(variables)
-    with np.load(path, allow_pickle=False) as arrays:
-        values = [arrays[key] for key in sorted(arrays.files)]
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            values = [arrays[key] for key in sorted(arrays.files)]
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{path}: optimiser state is missing") from err
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, KeyError) as err:
+        raise ValueError(f"{path}: corrupt or truncated optimiser state ({type(err).__name__}: {err})") from err
     targets = optimizer.variables
     if [v.shape for v in values] != [tuple(t.shape) for t in targets]:
         raise ValueError(f"{path}: optimiser state does not fit this model "

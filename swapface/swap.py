@@ -26,7 +26,7 @@ from swapface import faces, model as models
 
 log = logging.getLogger(__name__)
 
-MASKS = ("rect", "hull", "hull+rect", "face")
+MASKS = ("rect", "hull", "hull+rect", "face", "learned")
 COLORS = ("none", "avg", "lab", "hist")
 
 
@@ -34,7 +34,7 @@ COLORS = ("none", "avg", "lab", "hist")
 class SwapSettings:
     """How a decoded face is blended back into its frame."""
 
-    mask: str = "face"  # "rect" (the decoded square), "hull" (landmark hull), "hull+rect", "face" (hull + forehead, in the square)
+    mask: str = "face"  # "rect", "hull" (landmarks), "hull+rect", "face" (hull + forehead, in the square), "learned" (the model's)
     forehead: float = 0.25  # "face" mask: how far above the brows, in brow-to-chin heights (faces.face_outline)
     erode: float = 0.05  # shrink the mask by this share of the face size, so edges stay inside
     feather: float = 0.08  # blur the mask edge over this share of the face size
@@ -86,17 +86,24 @@ def face_size(matrix: np.ndarray, size: int = 64) -> float:
 
 def make_mask(shape: tuple[int, ...], landmarks: np.ndarray, matrix: np.ndarray, kind: str = "face",
               erode: float = 0.05, feather: float = 0.08, size: int = 64, coverage: float = 1.0,
-              forehead: float = 0.25) -> np.ndarray:
+              forehead: float = 0.25, learned: np.ndarray | None = None) -> np.ndarray:
     """Blend weights float32 (H, W) in [0, 1] for one face in a frame of `shape`.
 
     "rect" is the model's square warped into the frame; "hull" the convex hull of the 68
     landmarks; "hull+rect" their intersection (the 2017 'facehullandrect'); "face" the hull
-    raised over the forehead (`faces.face_outline`), inside the square. Erosion keeps the
+    raised over the forehead (`faces.face_outline`), inside the square; "learned" the
+    decoder's own mask (`learned`, float32 (size, size) in [0, 1]) warped back. Erosion keeps the
     seam off the face's edge; feathering makes it gradual. Both are shares of the face's
     size (the mean face's span, whatever the model's coverage), so they scale with it.
     """
     height, width = shape[:2]
     mask = np.ones((height, width), np.float32)
+    if kind == "learned":
+        if learned is None:
+            raise ValueError("--mask learned needs a model trained with --learned-mask")
+        mask = cv2.warpAffine(learned.astype(np.float32), matrix, (width, height),
+                              flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=0)
     if "rect" in kind or kind == "face":
         square = np.ones((size, size), np.float32)
         mask = cv2.warpAffine(square, matrix, (width, height), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
@@ -167,7 +174,7 @@ def face_region(shape: tuple[int, ...], matrix: np.ndarray, size: int = 64,
 
 def blend(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray,
           settings: SwapSettings = SwapSettings(), coverage: float = 1.0) -> np.ndarray:
-    """Put one decoded face (S, S, 3, float32 in [0, 1]) into `frame`; returns uint8 BGR.
+    """Put one decoded face (S, S, 3 or 4 with its mask, float32 in [0, 1]) into `frame`; returns uint8 BGR.
 
     `coverage` is the model's (see `input_matrix`): it sets the face's size in the square.
 
@@ -188,9 +195,10 @@ def blend(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix:
 def _blend_region(region: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray,
                   settings: SwapSettings, coverage: float) -> np.ndarray:
     size = decoded.shape[0]
-    pasted = paste(region, decoded, matrix)
+    pasted = paste(region, decoded[..., :3], matrix)
+    learned = decoded[..., 3] if decoded.shape[-1] == 4 else None
     mask = make_mask(region.shape, landmarks, matrix, settings.mask, settings.erode, settings.feather, size,
-                     coverage, settings.forehead)
+                     coverage, settings.forehead, learned)
     old = region.astype(np.float32)
     pasted = color_transfer(pasted, old, mask, settings.color)
     if settings.seamless and (mask > 0.5).any():
@@ -226,15 +234,15 @@ def find_jobs(frames: list[np.ndarray], settings: SwapSettings = SwapSettings(),
 
 
 def decode_jobs(frames: list[np.ndarray], jobs: list[FaceJob], net: models.FaceSwapModel,
-                to: str) -> np.ndarray:
+                to: str, mask: bool = False) -> np.ndarray:
     """Decode every job's face with the decoder of `to` in ONE batched model call.
 
-    Returns float32 (len(jobs), S, S, 3) in [0, 1].
+    Returns float32 (len(jobs), S, S, 3) in [0, 1]; with `mask`, (.., 4): the learned mask last.
     """
     size = net.settings.image_size
     inputs = np.stack([model_input(frames[j.frame], j.matrix, size) for j in jobs]) if jobs else \
         np.zeros((0, size, size, 3), np.float32)
-    return models.encode_decode(net, inputs, to)
+    return models.encode_decode(net, inputs, to, mask=mask)
 
 
 def swap_frames(frames: list[np.ndarray], net: models.FaceSwapModel, to: str,
@@ -249,7 +257,9 @@ def swap_frames(frames: list[np.ndarray], net: models.FaceSwapModel, to: str,
     size = net.settings.image_size
     if jobs is None:
         jobs = find_jobs(frames, settings, identity, size, net.settings.coverage)
-    decoded = decode_jobs(frames, jobs, net, to)
+    if settings.mask == "learned" and not net.settings.learned_mask:
+        raise ValueError("--mask learned needs a model trained with --learned-mask; this one has no mask output")
+    decoded = decode_jobs(frames, jobs, net, to, mask=settings.mask == "learned")
     out = list(frames)  # blend returns a new array: no copy needed up front
     for job, face in zip(jobs, decoded):
         out[job.frame] = blend(out[job.frame], face, job.landmarks, job.matrix, settings, net.settings.coverage)

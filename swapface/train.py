@@ -63,6 +63,7 @@ class TrainSettings:
     names: tuple[str, str] | None = None  # the two people; None: saved names, else folder names
     loss: losses.LossSettings = RECIPE_LOSS  # L1 + DSSIM on the face, eyes and mouth weighted (2017: plain MAE)
     coverage: float | None = None  # share of the model's square the mean face spans; None: saved, else 0.8
+    learned_mask: bool = False  # new models: a 4th output channel learns the face's mask (for --mask learned)
 
 
 RECIPE_2017 = {"loss": losses.LossSettings(), "coverage": 1.0, "precision": "float32"}  # dataclasses.replace(s, **RECIPE_2017)
@@ -92,7 +93,8 @@ def open_model(model_dir: str | Path, state: dict | None, settings: TrainSetting
         model = sm.load(pretrained, preset=settings.preset)
     else:
         keras.utils.set_random_seed(settings.seed)  # same seed, same starting weights
-        model = sm.build(settings.preset or "original")
+        preset = sm.get_preset(settings.preset or "original")
+        model = sm.build(dataclasses.replace(preset, learned_mask=settings.learned_mask))
     coverage = settings.coverage or (model.settings.coverage if state or pretrained else DEFAULT_COVERAGE)
     model = dataclasses.replace(model, settings=dataclasses.replace(model.settings, coverage=coverage))
     losses.compile_model([model.autoencoder_a, model.autoencoder_b], settings.loss)
@@ -206,6 +208,12 @@ def _prepare_faces(faces: np.ndarray, settings: TrainSettings, seed: int) -> tup
     return faces[trained], warp.model_inputs(faces[shown][..., :3], settings.warp_settings)
 
 
+def _saved_mask(model_dir: Path, pretrained, state: dict | None) -> bool:
+    """Whether the model being resumed or started from has a learned mask (it needs weight maps)."""
+    folder = checkpoints.latest_checkpoint(model_dir) if state is not None else pretrained
+    return bool(folder) and bool(sm.read_config(folder)["settings"].get("learned_mask", False))
+
+
 def _faces(source, masked: bool) -> np.ndarray:
     """A side's faces, uint8 (N, S, S, 3), or (N, S, S, 4) with region weights for the masked loss."""
     if isinstance(source, np.ndarray):
@@ -316,7 +324,8 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
     elif settings.freeze_encoder_for and pretrained is None:
         log.warning("--freeze-encoder needs --pretrained weights: a fresh encoder is not frozen")
     names = _names(settings, state, (faces_a, faces_b))
-    masked = settings.loss.masked
+    # The weight channel serves the masked loss and the learned mask's target.
+    masked = settings.loss.masked or settings.learned_mask or _saved_mask(model_dir, pretrained, state)
     faces = [_faces(source, masked) for source in (faces_a, faces_b)]
     strategy = _strategy(settings)
     precision = devices.choose_policy(settings.precision)

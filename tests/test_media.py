@@ -2,7 +2,7 @@
 
 import io
 import os
-import signal
+import threading
 import time
 
 import cv2
@@ -65,17 +65,25 @@ def test_large_but_plausible_photo_still_reads(tmp_path):
     assert media.read_image(path).shape == (3000, 9000, 3)
 
 
-def _with_alarm(seconds, call):
-    """Run `call`; a hang (the bug) raises TimeoutError instead of stalling the test run."""
-    def ring(signum, frame):
-        raise TimeoutError("hung")
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(seconds)
-    try:
-        return call()
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+def _within(seconds, call):
+    """Run `call` in a daemon thread; a hang (the bug: open() on a FIFO waits for a writer)
+    fails the test instead of stalling the run, and the stuck thread dies with the process."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = call()
+        except BaseException as err:  # noqa: BLE001 - handed back to the test
+            result["error"] = err
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        pytest.fail(f"still waiting after {seconds} s")
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 @pytest.mark.parametrize("name", ["pipe.jpg", "pipe.mp4"])
@@ -83,14 +91,14 @@ def test_fifo_input_is_skipped_not_waited_on(tmp_path, name, obama_frame):
     fifo = tmp_path / name
     os.mkfifo(fifo)
     with pytest.raises(media.MediaError, match="not a regular file \\(a FIFO\\)"):
-        _with_alarm(10, lambda: media.read_image(fifo) if name.endswith(".jpg") else media.video_info(fifo))
-    report = _with_alarm(20, lambda: extract.extract([fifo, obama_frame], tmp_path / "faces", progress=False))
-    assert report.faces_kept == 1 and report.skipped == [(str(fifo), "not a regular file (a FIFO): skipped")]
+        _within(10, lambda: media.read_image(fifo) if name.endswith(".jpg") else media.video_info(fifo))
+    report = _within(20, lambda: extract.extract([fifo, obama_frame], tmp_path / "faces", progress=False))
+    assert report.faces_kept == 1 and report.skipped == [(str(fifo), "not a regular file (a FIFO)")]
 
 
 def test_character_device_is_not_read_forever(tmp_path):
     with pytest.raises(media.MediaError, match="a device"):
-        _with_alarm(10, lambda: media.read_image("/dev/zero"))
+        _within(10, lambda: media.read_image("/dev/zero"))
 
 
 def test_timed_frames_follow_a_variable_frame_rate(vfr_clip):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -41,6 +42,13 @@ def test_count_params_matches_keras(name):
 def test_lite_is_cheap_enough():
     assert sm.count_flops("original") >= 4 * sm.count_flops("lite")
     assert sm.weights_mb("lite") <= 30
+
+
+def test_lite128_is_bundleable():
+    """128 px faces, float32 weights under 30 MB (the bundle limit)."""
+    assert sm.get_preset("lite128").image_size == 128 and sm.weights_mb("lite128") <= 30
+    net = sm.build("lite128")
+    assert net.autoencoder_a.output_shape == (None, 128, 128, 3)
 
 
 def test_tiny_is_tiny():
@@ -196,3 +204,59 @@ def test_corrupt_weight_files_are_clear_errors(tmp_path):
         sm.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="encoder.h5 is missing"):
         sm.load_legacy(tmp_path)
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda c: {k: v for k, v in c.items() if k != "settings"}, "missing 'settings'"),
+    (lambda c: {k: v for k, v in c.items() if k != "names"}, "missing 'names'"),
+    (lambda c: {**c, "settings": {k: v for k, v in c["settings"].items() if k != "image_size"}},
+     "settings are missing 'image_size'"),
+    (lambda c: {**c, "settings": {**c["settings"], "dropout": 0.5}}, "unknown setting 'dropout'"),
+    (lambda c: {**c, "settings": {**c["settings"], "encoder_dim": "32"}}, "setting 'encoder_dim' is '32'"),
+    (lambda c: {**c, "settings": {**c["settings"], "decoder_filters": 16}}, "setting 'decoder_filters' is 16"),
+    (lambda c: {**c, "settings": {**c["settings"], "image_size": 60}}, "do not map 60 px"),
+    (lambda c: {**c, "names": ["only one"]}, "'names' must be two names"),
+    (lambda c: [c], "not a model config (a JSON list"),
+    (lambda c: "{", "corrupt model config"),
+])
+def test_malformed_config_is_one_error_naming_the_file(tiny, tmp_path, edit, problem):
+    sm.save(tiny, tmp_path)
+    path = tmp_path / "config.json"
+    config = edit(json.loads(path.read_text()))
+    path.write_text(config if isinstance(config, str) else json.dumps(config))
+    with pytest.raises(ValueError) as error:
+        sm.load(tmp_path)
+    assert str(error.value).startswith(f"{path}: ") and problem in str(error.value)
+
+
+def test_config_of_an_older_version_still_loads(tiny, tmp_path):
+    sm.save(tiny, tmp_path)
+    path = tmp_path / "config.json"
+    config = json.loads(path.read_text())
+    del config["sha256"], config["settings"]["coverage"]  # as saved before checksums and coverage
+    path.write_text(json.dumps(config))
+    assert sm.load(tmp_path).settings == tiny.settings
+    assert sm.load(Path(__file__).resolve().parents[1] / "weights").names == ("obama", "trump")  # the demo weights
+
+
+def test_a_damaged_byte_range_inside_a_weights_file_is_caught(tiny, tmp_path):
+    sm.save(tiny, tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert set(config["sha256"]) == {f"{part}.weights.h5" for part in sm.PARTS}
+    path = tmp_path / "encoder.weights.h5"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = bytes(64)  # inside the arrays: HDF5 itself notices nothing
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="encoder.weights.h5: damaged or replaced since it was saved"):
+        sm.load(tmp_path)
+
+
+def test_damaged_optimiser_files_are_clear_errors(tiny, tmp_path):
+    autoencoder = tiny.autoencoder_a
+    autoencoder.optimizer.build(autoencoder.trainable_variables)
+    path = sm.save_optimizer(autoencoder.optimizer, tmp_path / "adam_a.npz")
+    data = path.read_bytes()
+    for damaged in (b"", data[: len(data) // 2], b"PK\x03\x04 not really a zip"):
+        path.write_bytes(damaged)
+        with pytest.raises(ValueError, match=f"{path}: corrupt or truncated optimiser state"):
+            sm.load_optimizer(autoencoder.optimizer, autoencoder.trainable_variables, path)

@@ -1,12 +1,18 @@
 """Bad input never crashes: random bytes, odd shapes and dtypes, full disks, unwritable outputs."""
 
 import errno
+import json
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, media, model, swap
+from swapface import cli, extract, faces, media, model, provenance, swap
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +127,138 @@ def test_cli_zero_length_video_and_faceless_image(tmp_path, capsys):
     out = capsys.readouterr()
     assert code == 1
     assert "empty.mp4: empty file" in out.out and "wall.png: no face found" in out.out
+
+
+# --- Everything hostile at once ---------------------------------------------------------------------
+
+EXIT_CODES = {0, 1, 2}  # documented in swapface.cli
+TRUMP = Path(__file__).resolve().parents[1] / "data" / "trump"
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, data_dir, bomb_png, vfr_clip):
+    """A folder holding every kind of input the hostile round found trouble with, next to good ones.
+
+    Returns (folder, {name: "face" | "video"} of the inputs that must produce an output).
+    """
+    import subprocess
+
+    import imageio_ffmpeg
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("hostile")
+    folder = root / "in"
+    (folder / "a").mkdir(parents=True)
+    (folder / "b").mkdir()
+    obama, trump = data_dir / "obama" / "c000_f00000.jpg", data_dir / "trump" / "c006_f00070.jpg"
+    good = {}
+    shutil.copy(obama, folder / "a" / "frame.jpg")  # same name in two folders (1)
+    shutil.copy(trump, folder / "b" / "frame.jpg")
+    image = media.read_image(data_dir / "obama" / "c001_f00024.jpg")
+    cv2.imwrite(str(folder / "photo.bmp"), image)  # same stem, two formats (1)
+    cv2.imwrite(str(folder / "photo.webp"), image, [cv2.IMWRITE_WEBP_QUALITY, 101])
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.ascontiguousarray(np.rot90(image, 1))[..., ::-1]).save(folder / "phone.jpg", exif=exif)  # (15)
+    (folder / "motion.jpg").write_bytes(obama.read_bytes() + (data_dir / "video" / "obama_silent_b.mp4").read_bytes())
+    shutil.copy(trump, folder / "visage été -1.jpg")  # odd characters in the name
+    cv2.imwrite(str(folder / "deep16.png"), np.dstack([image.astype(np.uint16) * 257,
+                                                       np.full(image.shape[:2], 65535, np.uint16)]))
+    good.update({name: "face" for name in ("photo.bmp", "photo.webp", "phone.jpg", "motion.jpg",
+                                           "visage été -1.jpg", "deep16.png")})
+    good.update({"a/frame.jpg": "face", "b/frame.jpg": "face"})
+    shutil.copy(data_dir / "video" / "obama_silent_b.mp4", folder / "clip.mp4")
+    shutil.copy(vfr_clip[0], folder / "vfr.mp4")  # (16)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=s=641x479:r=10:d=0.5", "-c:v", "ffv1", str(folder / "odd.mkv")], check=True)  # (18)
+    good.update({"clip.mp4": "video", "vfr.mp4": "video", "odd.mkv": "video"})
+    # The bad: each must be skipped with a line, never stop the run.
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes(obama.read_bytes()[:5000])
+    (folder / "text.png").write_text("not an image")
+    cv2.imwrite(str(folder / "strip.png"), np.full((1, 5000, 3), 128, np.uint8))  # (9)
+    cv2.imwrite(str(folder / "dot.png"), np.zeros((1, 1, 3), np.uint8))
+    cv2.imwrite(str(folder / "small.png"), cv2.resize(image, (64, 64)))  # a face too small to find
+    shutil.copy(bomb_png, folder / "bomb.png")  # (13)
+    (folder / "empty.mp4").write_bytes(b"")
+    (folder / "text.mp4").write_text("not a video")
+    os.mkfifo(folder / "pipe.jpg")  # (14)
+    return folder, good
+
+
+def _run(argv, capsys):
+    """cli.main, failing (not stalling) if it hangs; (code, stdout, stderr)."""
+    result = {}
+
+    def run():
+        try:
+            result["code"] = cli.main([str(arg) for arg in argv])
+        except BaseException as err:  # noqa: BLE001 - handed back to the test
+            result["error"] = err
+
+    thread = threading.Thread(target=run, daemon=True)  # a stuck one dies with the test process
+    thread.start()
+    thread.join(300)
+    assert not thread.is_alive(), f"swapface {argv[0]} hung"
+    if "error" in result:
+        raise result["error"]
+    out = capsys.readouterr()
+    assert result["code"] in EXIT_CODES and "Traceback" not in out.err, out.err
+    return result["code"], out.out, out.err
+
+
+def _inputs(folder):
+    return [folder, folder / "a", folder / "b", folder / "pipe.jpg"]  # the FIFO also named explicitly
+
+
+def test_hostile_folder_through_extract_convert_diagnose_and_evaluate(hostile, tmp_path, capsys):
+    folder, good = hostile
+    net = model.build("tiny")
+    model.save(net, tmp_path / "tiny", names=("obama", "trump"))
+
+    # extract: every good face kept, the summary equal to the files on disk
+    code, out, _ = _run(["extract", *_inputs(folder), "-o", tmp_path / "faces", "--every", "10"], capsys)
+    assert code == 0
+    kept = int(re.search(r"faces found: \d+, kept: (\d+)", out).group(1))
+    crops = sorted(p.name for p in (tmp_path / "faces").glob("*.jpg"))
+    document = extract.read_alignments(tmp_path / "faces")
+    assert kept == len(crops) == len(document["faces"]) and crops == sorted(r["file"] for r in document["faces"])
+    sources = {os.path.relpath(r["source"], folder) for r in document["faces"]}
+    assert {name for name, kind in good.items() if kind == "face"} <= sources
+    skipped = {line.split(":")[0].removeprefix("skipped ") for line in out.splitlines() if line.startswith("skipped")}
+    for bad in ("empty.jpg", "truncated.jpg", "text.png", "bomb.png", "empty.mp4", "text.mp4", "pipe.jpg"):
+        assert str(folder / bad) in skipped, bad
+
+    # convert: one output per good input, the summary equal to the files on disk
+    code, out, _ = _run(["convert", *_inputs(folder), "-m", tmp_path / "tiny", "-o", tmp_path / "out",
+                         "--to", "trump"], capsys)
+    assert code == 0
+    images, videos = map(int, re.search(r"converted (\d+) images and (\d+) videos", out).groups())
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert images == sum(not name.endswith(".mp4") for name in written)
+    assert videos == sum(name.endswith(".mp4") for name in written) == 3
+    assert images >= sum(kind == "face" for kind in good.values())
+    assert {"clip.mp4", "vfr.mp4", "odd.mp4", "frame.jpg", "frame-2.jpg", "photo.png", "photo-2.png"} <= set(written)
+    assert all(provenance.digital_source_type(tmp_path / "out" / name) for name in written)
+
+    # diagnose: two folders of one name, and the folder of a run that found nothing
+    shutil.copytree(tmp_path / "faces", tmp_path / "again" / "faces")
+    (tmp_path / "nothing").mkdir()
+    code, out, _ = _run(["extract", folder / "strip.png", folder / "dot.png", "-o", tmp_path / "nothing" / "faces"],
+                        capsys)
+    assert code == 1
+    code, out, _ = _run(["diagnose", tmp_path / "faces", tmp_path / "again" / "faces", tmp_path / "nothing" / "faces",
+                         "-o", tmp_path / "diagnosis"], capsys)
+    assert code == 0
+    report = json.loads((tmp_path / "diagnosis" / "diagnostics.json").read_text())
+    assert sorted(stats["faces"] for stats in report.values()) == [0, kept, kept]
+
+    # evaluate: the bad frames among the held-out ones are skipped and listed
+    code, out, _ = _run(["evaluate", "-m", tmp_path / "tiny", "--a", folder, "--b", TRUMP,
+                         "-o", tmp_path / "report"], capsys)
+    assert code == 0
+    results = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    listed = {Path(name).name for name, _ in results["skipped"]}
+    assert {"empty.jpg", "truncated.jpg", "text.png", "bomb.png", "clip.mp4"} <= listed
+    assert "clip.mp4: a video, not a frame" in out
+    assert provenance.digital_source_type(tmp_path / "report" / "report.png")

@@ -42,7 +42,17 @@ def test_model_input_is_the_mean_face_square(frame):
     assert crop.shape == (64, 64, 3) and crop.dtype == np.float32 and 0 <= crop.min() and crop.max() <= 1
 
 
-@pytest.mark.parametrize("kind", swap.MASKS)
+def test_a_learned_mask_of_ones_is_the_square(frame):
+    face = faces.find_faces(frame)[0]
+    matrix = swap.input_matrix(face.landmarks)
+    rect = swap.make_mask(frame.shape, face.landmarks, matrix, "rect")
+    learned = swap.make_mask(frame.shape, face.landmarks, matrix, "learned", learned=np.ones((64, 64), np.float32))
+    assert np.abs(rect - learned).max() < 1e-5
+    with pytest.raises(ValueError, match="--learned-mask"):
+        swap.make_mask(frame.shape, face.landmarks, matrix, "learned")
+
+
+@pytest.mark.parametrize("kind", [kind for kind in swap.MASKS if kind != "learned"])
 def test_masks_stay_in_the_frame_and_cover_the_face(frame, kind):
     face = faces.find_faces(frame)[0]
     matrix = swap.input_matrix(face.landmarks)
@@ -54,6 +64,30 @@ def test_masks_stay_in_the_frame_and_cover_the_face(frame, kind):
     assert (mask[inner > 0] > 0.5).mean() > 0.97
     if "hull" in kind:
         assert (mask > 0.5).sum() < 1.3 * cv2.contourArea(cv2.convexHull(face.landmarks.astype(np.float32)))
+
+
+def test_face_mask_reaches_over_the_forehead_and_scales_with_the_face(frame):
+    face = faces.find_faces(frame)[0]
+    matrix = swap.input_matrix(face.landmarks, 64, coverage=0.8)
+    hull = swap.make_mask(frame.shape, face.landmarks, matrix, "hull+rect", erode=0, feather=0, coverage=0.8)
+    full = swap.make_mask(frame.shape, face.landmarks, matrix, "face", erode=0, feather=0, coverage=0.8)
+    brow_top = int(face.landmarks[17:27, 1].min())
+    column = int(face.landmarks[27, 0])
+    assert hull[brow_top - 8, column] < 0.5 < full[brow_top - 8, column]  # forehead: only the face mask
+    assert (full >= hull - 1e-6).all()
+    # Twice the frame, twice the face: the mask's area grows 4x (erosion and feather scale with it).
+    big = cv2.resize(frame, None, fx=2, fy=2)
+    matrix2 = swap.input_matrix(face.landmarks * 2, 64, coverage=0.8)
+    area = (swap.make_mask(frame.shape, face.landmarks, matrix, coverage=0.8) > 0.5).sum()
+    area2 = (swap.make_mask(big.shape, face.landmarks * 2, matrix2, coverage=0.8) > 0.5).sum()
+    assert area2 / area == pytest.approx(4, rel=0.05)
+
+
+def test_a_128_px_model_swaps_at_its_own_size(data_dir):
+    net = model.build("lite128")
+    image = media.read_image(data_dir / "trump" / "c006_f00070.jpg")
+    out = swap.swap_frames([image], net, "a")[0]
+    assert out.shape == image.shape and not np.array_equal(out, image)
 
 
 def test_mask_of_a_face_cut_by_the_frame_edge(frame):

@@ -301,3 +301,28 @@ def test_sigterm_saves_a_checkpoint_before_stopping(aligned, tmp_path):
     state = checkpoints.load_state(model_dir)
     assert state is not None and state["iteration"] >= 3
     assert len(state["losses"]["a"]) == state["iteration"]
+
+
+def test_learned_mask_trains_and_blends(aligned, tmp_path, data_dir):
+    """--learned-mask: the decoders draw a fourth channel that convert can blend through."""
+    from swapface import swap
+
+    settings = dataclasses.replace(TINY, learned_mask=True, iterations=2)
+    history = train.train(*aligned, tmp_path / "m", settings, progress=False)
+    assert all(np.isfinite(history[side]).all() for side in "ab")
+    net = sm.load(tmp_path / "m")
+    assert net.settings.learned_mask and net.decoder_a.output_shape == (None, 64, 64, 4)
+    frame = media.read_image(data_dir / "trump" / "c006_f00070.jpg")
+    out = swap.swap_frames([frame], net, "a", swap.SwapSettings(mask="learned"))[0]
+    assert out.shape == frame.shape and not np.array_equal(out, frame)
+    plain = sm.build("tiny")
+    with pytest.raises(ValueError, match="--learned-mask"):
+        swap.swap_frames([frame], plain, "a", swap.SwapSettings(mask="learned"))
+
+
+def test_a_128_px_preset_trains_at_its_own_size(aligned, tmp_path):
+    settings = dataclasses.replace(TINY, preset="lite128", iterations=1, batch_size=2)
+    train.train(*aligned, tmp_path / "m", settings, progress=False)
+    net = sm.load(tmp_path / "m")
+    assert net.settings.image_size == 128 and net.settings.coverage == train.DEFAULT_COVERAGE
+    assert media.read_image(tmp_path / "m" / train.PREVIEW_FILE).shape[0] > 100
