@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP_FLAGS := --only-binary=:all: --no-binary=face-recognition-models,imutils
 BACKEND ?= cpu
 
-.PHONY: install demo test notebooks benchmark clean
+.PHONY: install demo test notebooks lab benchmark clean
 
 install: $(VENV)/.installed
 
@@ -22,10 +22,17 @@ demo: install
 test: install
 	$(PY) -m pytest -q -ra
 
-# Re-execute the notebooks in place (the saved outputs are what GitHub shows).
+# Re-execute the notebooks in place (the saved outputs are what GitHub shows). Headless, so
+# progress bars are text, saved as their last state (coalesce_streams), and controls show
+# their default figure (swapface.notebook).
 notebooks: install
 	cd notebooks && for nb in 1_training_data 2_train 3_prediction 4_evaluate; do \
-		../$(PY) -m papermill --log-level WARNING $$nb.ipynb $$nb.ipynb || exit 1; done
+		../$(PY) -c 'import sys, papermill; papermill.execute_notebook(sys.argv[1], sys.argv[1], \
+			progress_bar=False, coalesce_streams=True)' $$nb.ipynb || exit 1; done
+
+# Open the notebooks in JupyterLab, in the venv (its kernel is the default); live controls work there.
+lab: install
+	$(VENV)/bin/jupyter lab notebooks
 
 benchmark: install
 	$(PY) benchmarks/extract_speed.py

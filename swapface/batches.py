@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import multiprocessing
 import os
@@ -33,11 +32,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from swapface import faces, media, warp
+from swapface import media, warp
 
 log = logging.getLogger(__name__)
 
-ALIGNMENTS = "alignments.json"  # written by `swapface extract` beside the crops
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # warped_a, target_a, warped_b, target_b
 
 
@@ -74,13 +72,13 @@ def face_files(folder: str | Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and media.is_image(p))
 
 
-def load_faces(folder: str | Path, weights: bool = False) -> np.ndarray:
+def load_faces(folder: str | Path, weights: Callable[[list[Path], int], np.ndarray] | None = None) -> np.ndarray:
     """Decode every aligned face in `folder` once: uint8 BGR (N, S, S, 3), or (N, S, S, 4).
 
     Decoded once, not per batch, which would add ~1 ms per face to every step (1,000 faces
-    hold 200 MB and load in ~1 s). With `weights`, a fourth channel holds each face's
-    region weights (`faces.region_weights`: face, eyes, mouth) for the masked loss, drawn
-    from the landmarks in the folder's alignments.json, so they warp with the face.
+    hold 200 MB and load in ~1 s). With `weights` (e.g. `extract.crop_weights` for the
+    folder: (files, size) -> uint8 (N, size, size)), a fourth channel holds each face's
+    region weights for the masked loss, so they warp with the face.
     A file that cannot be read, or is not square, is skipped with a warning naming it; a
     square face of another size than most is resized to theirs, one file at a time (one odd
     image sorted first must not decide the size of all). A missing folder, or one without a
@@ -114,75 +112,10 @@ def load_faces(folder: str | Path, weights: bool = False) -> np.ndarray:
         raise media.MediaError(folder, f"no usable face among {len(files)} image file(s); "
                                        "run `swapface extract` into it first")
     faces = faces[:len(kept)] if len(kept) == len(faces) else faces[:len(kept)].copy()
-    if weights:
-        faces[..., 3] = crop_weights(folder, kept, faces.shape[1])
+    if weights is not None:
+        faces[..., 3] = weights(kept, faces.shape[1])
     log.info("loaded %d faces from %s", len(kept), folder)
     return faces
-
-
-def crop_landmarks(folder: str | Path, size: int) -> dict[str, np.ndarray]:
-    """{file name: (68, 2) float64 landmarks in the pixels of a `size` px crop}, from alignments.json.
-
-    extract stores the landmarks in the source image and the matrix that cut the crop, so
-    the crop's own landmarks are one transform (and a rescale, if the crops were resized)
-    away: no face needs detecting again. An absent or unreadable file gives {} (with a warning).
-    """
-    path = Path(folder) / ALIGNMENTS
-    try:
-        document = json.loads(path.read_text())
-        scale = size / float(document.get("size", size))
-        return {record["file"]: scale * faces.transform_points(np.asarray(record["landmarks"], np.float64),
-                                                               np.asarray(record["matrix"], np.float64))
-                for record in document["faces"]}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        log.warning("%s: cannot read landmarks (%s); faces will be found again", path, err)
-        return {}
-
-
-def crop_weights(folder: str | Path, files: list[Path], size: int) -> np.ndarray:
-    """uint8 (N, size, size) region weights of the aligned faces `files` (see `load_faces`).
-
-    A face without a record in alignments.json has its landmarks detected on the crop; if
-    none is found, the whole crop counts as face (weight 128), as an unmasked loss would.
-    """
-    known = crop_landmarks(folder, size)
-    out = np.full((len(files), size, size), 128, np.uint8)
-    for index, path in enumerate(files):
-        points = known.get(path.name)
-        if points is None:
-            found = faces.largest_face(media.read_image(path))
-            points = None if found is None else found.landmarks  # same size: checked by load_faces
-        if points is None:
-            log.warning("%s: no landmarks; the whole crop is weighted as face", path)
-            continue
-        out[index] = faces.region_weights((size, size), points)
-    return out
-
-
-def crop_coverage(folder: str | Path) -> float:
-    """The share of the crops' side that the mean face spans, as extract recorded it."""
-    try:
-        return float(json.loads((Path(folder) / ALIGNMENTS).read_text())["coverage"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return faces.DEFAULT_COVERAGE  # extract's default
-
-
-def with_weights(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, S, S, 4): aligned faces (N, S, S, 3 or 4) with region weights from detected landmarks.
-
-    For faces given as an array (no alignments.json beside them); a face where none is
-    found counts as face everywhere.
-    """
-    if images.shape[-1] == 4:
-        return images
-    out = np.empty((*images.shape[:3], 4), np.uint8)
-    out[..., :3] = images
-    out[..., 3] = 128
-    for index, image in enumerate(images):
-        found = faces.largest_face(image)
-        if found is not None:
-            out[index, ..., 3] = faces.region_weights(image.shape, found.landmarks)
-    return out
 
 
 def colour_shift(faces_a: np.ndarray, faces_b: np.ndarray) -> np.ndarray:

@@ -122,7 +122,7 @@ def _diagnose_parser(sub) -> None:
 def _run_diagnose(args) -> int:
     import json
 
-    from swapface import dataset
+    from swapface import dataset, figures
 
     # Labels, not folder names, as keys: two folders both called "faces" would be one entry.
     described = {label: dataset.describe(folder)
@@ -130,7 +130,7 @@ def _run_diagnose(args) -> int:
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     media.write_bytes_atomic(output / "diagnostics.json", json.dumps(described, indent=1).encode())
-    dataset.diagnostics_figure(described).savefig(output / "diagnostics.png", dpi=100)
+    figures.save(dataset.diagnostics_figure(described), output / "diagnostics.png")
     for name, stats in described.items():
         print(dataset.summary(name, stats))
     print(f"report: {output / 'diagnostics.json'}, {output / 'diagnostics.png'}")
@@ -337,7 +337,7 @@ def _run_evaluate(args) -> int:
     examples = {"a2b": evaluate.example_faces(net, args.a, "b", settings),
                 "b2a": evaluate.example_faces(net, args.b, "a", settings)}
     # The report shows swapped faces: figures.save labels it as synthetic like any other output.
-    figures.save(evaluate.report_figure(results, examples), output / "report.png", dpi=100)
+    figures.save(evaluate.report_figure(results, examples), output / "report.png")
     print(evaluate.summary(results))
     print(f"metrics.json and report.png in {output}")
     return 0
@@ -365,14 +365,14 @@ def _one_line(err: Exception) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if "--debug" not in (sys.argv[1:] if argv is None else argv):
+        from swapface import quiet
+
+        quiet.import_keras()  # before the parsers import it: TensorFlow's C++ start-up lines silenced
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.command not in ("extract", "diagnose") and not args.debug:
-        from swapface import quiet
-
-        quiet.import_keras()  # TensorFlow's C++ start-up lines silenced (--debug shows them)
     try:
         return args.run(args)
     except (media.MediaError, ValueError, OSError) as err:

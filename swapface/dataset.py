@@ -6,9 +6,13 @@ histograms, near-duplicates (frames of one clip add little), and identity purity
 faces are far from the folder's typical face: a wrong person slipped in).
 
 Example:
-    >>> from swapface import dataset
-    >>> a, b = dataset.describe("faces/obama"), dataset.describe("faces/trump")
-    >>> dataset.diagnostics_figure({"obama": a, "trump": b})
+    >>> from swapface import dataset, extract
+    >>> for person in ("obama", "trump"):
+    ...     _ = extract.extract([f"data/{person}"], f"faces/{person}", progress=False)
+    >>> a, b = dataset.describe("faces/obama", progress=False), dataset.describe("faces/trump", progress=False)
+    >>> len(a["yaw"]), len(b["yaw"])
+    (8, 8)
+    >>> figure = dataset.diagnostics_figure({"obama": a, "trump": b})
 """
 
 from __future__ import annotations

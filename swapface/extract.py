@@ -10,8 +10,9 @@ thread finds faces, so memory stays constant and decoding overlaps detection.
 
 Example:
     >>> from swapface.extract import ExtractSettings, extract
-    >>> report = extract(["data/obama"], "faces/obama", ExtractSettings())
+    >>> report = extract(["data/obama"], "faces/obama", ExtractSettings(), progress=False)
     >>> report.faces_kept, report.skipped
+    (8, [])
 """
 
 from __future__ import annotations
@@ -331,3 +332,73 @@ def read_alignments(folder: str | Path) -> dict:
             raise media.MediaError(path, f"face record {number} is malformed ({why})") from err
         record["source"] = os.path.normpath(Path(folder) / record["source"])
     return document
+
+
+# --- What training reads back -------------------------------------------------------------------
+
+def crop_landmarks(folder: str | Path, size: int) -> dict[str, np.ndarray]:
+    """{file name: (68, 2) float64 landmarks in the pixels of a `size` px crop}, from alignments.json.
+
+    extract stores the landmarks in the source image and the matrix that cut the crop, so
+    the crop's own landmarks are one transform (and a rescale, if the crops were resized)
+    away: no face needs detecting again. An absent or unreadable file gives {} (with a warning).
+    """
+    path = Path(folder) / ALIGNMENTS
+    try:
+        document = json.loads(path.read_text())
+        scale = size / float(document.get("size", size))
+        return {record["file"]: scale * faces.transform_points(np.asarray(record["landmarks"], np.float64),
+                                                               np.asarray(record["matrix"], np.float64))
+                for record in document["faces"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        log.warning("%s: cannot read landmarks (%s); faces will be found again", path, err)
+        return {}
+
+
+def crop_weights(folder: str | Path, files: list[Path], size: int) -> np.ndarray:
+    """uint8 (N, size, size) region weights (`faces.region_weights`) of the aligned faces `files`.
+
+    What `batches.load_faces(folder, weights=functools.partial(crop_weights, folder))` adds
+    as a fourth channel for the masked loss.
+
+    A face without a record in alignments.json has its landmarks detected on the crop; if
+    none is found, the whole crop counts as face (weight 128), as an unmasked loss would.
+    """
+    known = crop_landmarks(folder, size)
+    out = np.full((len(files), size, size), 128, np.uint8)
+    for index, path in enumerate(files):
+        points = known.get(path.name)
+        if points is None:
+            found = faces.largest_face(media.read_image(path))
+            points = None if found is None else found.landmarks  # same size: checked by load_faces
+        if points is None:
+            log.warning("%s: no landmarks; the whole crop is weighted as face", path)
+            continue
+        out[index] = faces.region_weights((size, size), points)
+    return out
+
+
+def crop_coverage(folder: str | Path) -> float:
+    """The share of the crops' side that the mean face spans, as extract recorded it."""
+    try:
+        return float(json.loads((Path(folder) / ALIGNMENTS).read_text())["coverage"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return faces.DEFAULT_COVERAGE  # extract's default
+
+
+def with_weights(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, S, S, 4): aligned faces (N, S, S, 3 or 4) with region weights from detected landmarks.
+
+    For faces given as an array (no alignments.json beside them); a face where none is
+    found counts as face everywhere.
+    """
+    if images.shape[-1] == 4:
+        return images
+    out = np.empty((*images.shape[:3], 4), np.uint8)
+    out[..., :3] = images
+    out[..., 3] = 128
+    for index, image in enumerate(images):
+        found = faces.largest_face(image)
+        if found is not None:
+            out[index, ..., 3] = faces.region_weights(image.shape, found.landmarks)
+    return out

@@ -28,6 +28,8 @@ import cv2
 import dlib
 import numpy as np
 
+from swapface.warp import DEFAULT_COVERAGE, umeyama  # noqa: F401 - geometry lives in warp; re-exported
+
 log = logging.getLogger(__name__)
 
 # The 51-point mean face of the 2017 deepfakes code (landmarks 17-67 of dlib's 68-point
@@ -55,8 +57,6 @@ RIGHT_EYE = slice(36, 42)
 LEFT_EYE = slice(42, 48)
 ALIGN_POINTS = slice(17, 68)  # the points that MEAN_FACE describes
 
-# The 2017 code cropped 256 px faces with 48 px padding: the mean face spans 160 px.
-DEFAULT_COVERAGE = 160 / 256
 SAME_PERSON = 0.6  # dlib's customary descriptor distance under which two faces are one person
 DEFAULT_EYE_WEIGHT = 32.0  # see fit_weights
 
@@ -154,34 +154,6 @@ def _predictor():
 @functools.lru_cache(maxsize=None)
 def _encoder():
     return dlib.face_recognition_model_v1(str(model_path("descriptor")))
-
-
-def umeyama(src: np.ndarray, dst: np.ndarray, estimate_scale: bool = True,
-            weights: np.ndarray | None = None) -> np.ndarray:
-    """Least-squares similarity transform taking points `src` (N, 2) onto `dst` (N, 2).
-
-    Returns the 3x3 float64 homogeneous matrix. Umeyama (1991), "Least-squares estimation of
-    transformation parameters between two point patterns", with optional per-point `weights`
-    (N,); the reflection case is excluded, so a face is never mirrored.
-    """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    dim = src.shape[1]
-    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = (w / w.sum())[:, None]
-    src_mean, dst_mean = (w * src).sum(axis=0), (w * dst).sum(axis=0)
-    src_demean, dst_demean = src - src_mean, dst - dst_mean
-    cov = (w * dst_demean).T @ src_demean
-    sign = np.ones(dim)
-    if np.linalg.det(cov) < 0:
-        sign[-1] = -1
-    u, s, vt = np.linalg.svd(cov)
-    rotation = u @ np.diag(sign) @ vt
-    scale = (s @ sign) / (w * src_demean ** 2).sum() if estimate_scale else 1.0
-    transform = np.eye(dim + 1)
-    transform[:dim, :dim] = scale * rotation
-    transform[:dim, dim] = dst_mean - scale * rotation @ src_mean
-    return transform
 
 
 def fit_weights(eye_weight: float = DEFAULT_EYE_WEIGHT) -> np.ndarray:

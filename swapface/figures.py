@@ -467,8 +467,10 @@ def architecture_figure(settings, width: float = 10.0) -> Figure:
         ax.text(columns - 0.4, y, f"  face of {side_name.upper()}", ha="left", va="center", fontsize=8)
     ax.text((len(encoder) - 1) / 2, 0.02, "shared encoder: one for both people", ha="center", fontsize=9,
             color="tab:blue")
-    ax.text(start + (len(decoder) - 1) / 2, 0.98, "decoder A", ha="center", va="top", fontsize=9, color="tab:red")
-    ax.text(start + (len(decoder) - 1) / 2, 0.02, "decoder B", ha="center", fontsize=9, color="tab:green")
+    ax.text(start + (len(decoder) - 1) / 2, 0.56, "decoder A: draws A", ha="center", va="center", fontsize=9,
+            color="tab:red")
+    ax.text(start + (len(decoder) - 1) / 2, 0.44, "decoder B: draws B", ha="center", va="center", fontsize=9,
+            color="tab:green")
     ax.set_title(f"the {s.name!r} model: {models.count_params(s):,} parameters", fontsize=9)
     return fig
 

@@ -8,10 +8,16 @@ last state) rather than widgets (saved without their state, they show as "0%"
 placeholders). `explore` gives a figure live controls, or in a headless run the figure
 at its default values.
 
-Example (a notebook's setup cell):
-    >>> from swapface import notebook
-    >>> notebook.setup()
-    >>> notebook.explore(figures.warp_strength_figure, jitter=(0.0, 15.0, 1.0))  # sliders, or the figure
+Example (a notebook's setup cell, then a cell with a slider):
+
+    from swapface import notebook
+    live = notebook.setup()  # before the other swapface imports
+    ...
+    notebook.explore(functools.partial(figures.warp_strength_figure, crop), jitter=(0.0, 20.0, 1.0))
+
+Outside a notebook `live()` is False:
+    >>> live()
+    False
 """
 
 from __future__ import annotations
@@ -82,8 +88,12 @@ def explore(function, **controls):
         import ipywidgets
     except ImportError:  # without ipywidgets: the static figure, as headless
         return function()
+    import functools
     import inspect
 
+    if isinstance(function, functools.partial):  # ipywidgets names the control panel after the function
+        function = functools.partial(function)
+        function.__name__ = getattr(function.func, "__name__", "figure")
     # Every other keyword argument stays as it is (interact would give it a widget too).
     fixed = {name: ipywidgets.fixed(param.default) for name, param in inspect.signature(function).parameters.items()
              if name not in controls and param.default is not inspect.Parameter.empty}

@@ -16,8 +16,9 @@ The metadata survives renaming; the visible mark survives screenshots. `--no-mar
 only the visible mark.
 
 Example:
-    >>> from swapface import provenance
-    >>> provenance.write_image("out.png", provenance.add_mark(image))
+    >>> from swapface import media, provenance
+    >>> image = media.read_image("data/obama/c000_f00000.jpg")
+    >>> path = provenance.write_image("out.png", provenance.add_mark(image))
     >>> provenance.read_label("out.png")
     'synthetic: face swapped by swapface'
 """

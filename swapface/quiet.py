@@ -16,7 +16,8 @@ still raises), and an explicit `TF_CPP_MIN_LOG_LEVEL` in the environment is kept
 
 Example:
     >>> from swapface import quiet
-    >>> keras = quiet.import_keras()  # then `from swapface import model` etc. import silently
+    >>> quiet.import_keras().__name__  # then `from swapface import model` etc. import silently
+    'keras'
 """
 
 from __future__ import annotations

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from skimage.exposure import match_histograms
 
-from swapface import faces, model as models
+from swapface import faces, model as models, warp
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ def input_matrix(landmarks: np.ndarray, size: int = 64, coverage: float = 1.0) -
 
 def model_input(frame: np.ndarray, matrix: np.ndarray, size: int = 64) -> np.ndarray:
     """The aligned face the model sees: float32 BGR (size, size, 3) in [0, 1]."""
-    return faces.align(frame, matrix, size).astype(np.float32) / 255
+    return warp.to_float(faces.align(frame, matrix, size))
 
 
 def paste(frame: np.ndarray, face: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -150,13 +151,9 @@ def color_transfer(new: np.ndarray, old: np.ndarray, mask: np.ndarray, mode: str
         matched = np.clip(matched + 0.5, 0, 255).astype(np.uint8)
         return cv2.cvtColor(matched, cv2.COLOR_Lab2BGR).astype(np.float32)
     if mode == "hist":
-        out = new.copy()
-        inside = inside.astype(bool)
-        for channel in range(3):
-            src = np.sort(new[..., channel][inside])
-            dst = np.sort(old[..., channel][inside])
-            quantiles = np.searchsorted(src, new[..., channel], side="right") / len(src)
-            out[..., channel] = np.interp(quantiles, np.linspace(0, 1, len(dst)), dst)
+        # Every pixel the blend uses (mask > 0) takes the histogram of the old face's pixels.
+        out, used = new.copy(), mask > 0
+        out[used] = match_histograms(new[used], old[inside.astype(bool)], channel_axis=-1)
         return out
     raise ValueError(f"unknown colour mode {mode!r}: use one of {', '.join(COLORS)}")
 

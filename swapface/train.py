@@ -11,14 +11,20 @@ MODEL_DIR holds the checkpoints (see `swapface.checkpoints`) and:
     MODEL_DIR/preview.png, loss.png      the latest preview grid and loss plot
 
 Example:
-    >>> history = train("faces/obama", "faces/trump", "models/ot", TrainSettings(preset="lite"))
-    >>> len(history["a"])  # one loss per iteration and side
+    >>> from swapface.extract import extract
+    >>> for person in ("obama", "trump"):
+    ...     _ = extract([f"data/{person}"], f"faces/{person}", progress=False)
+    >>> settings = TrainSettings(preset="tiny", iterations=3, batch_size=4, workers=0)
+    >>> history = train("faces/obama", "faces/trump", "models/ot", settings, progress=False)
+    >>> len(history["a"])  # one loss per iteration and side; rerun with more iterations to resume
+    3
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import signal
 import threading
@@ -30,7 +36,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import batches, checkpoints, devices, faces, figures, losses, media, warp
+from swapface import batches, checkpoints, devices, extract, figures, losses, warp
 from swapface import model as sm
 from swapface.model import FaceSwapModel
 
@@ -217,8 +223,8 @@ def _saved_mask(model_dir: Path, pretrained, state: dict | None) -> bool:
 def _faces(source, masked: bool) -> np.ndarray:
     """A side's faces, uint8 (N, S, S, 3), or (N, S, S, 4) with region weights for the masked loss."""
     if isinstance(source, np.ndarray):
-        return batches.with_weights(source) if masked else source[..., :3]
-    return batches.load_faces(source, weights=masked)
+        return extract.with_weights(source) if masked else source[..., :3]
+    return batches.load_faces(source, weights=functools.partial(extract.crop_weights, source) if masked else None)
 
 
 def _warp_settings(settings: TrainSettings, model: FaceSwapModel, source) -> warp.WarpSettings:
@@ -227,7 +233,7 @@ def _warp_settings(settings: TrainSettings, model: FaceSwapModel, source) -> war
     The crops' mean face spans `crop_coverage` of them (extract's setting, in alignments.json);
     the model wants it to span `coverage` of its square, so it sees crop_coverage / coverage.
     """
-    crop = batches.crop_coverage(source) if not isinstance(source, np.ndarray) else faces.DEFAULT_COVERAGE
+    crop = extract.crop_coverage(source) if not isinstance(source, np.ndarray) else warp.DEFAULT_COVERAGE
     return dataclasses.replace(settings.warp_settings, size=model.settings.image_size,
                                coverage=min(1.0, crop / model.settings.coverage))
 

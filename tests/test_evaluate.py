@@ -64,7 +64,7 @@ def test_a_shift_of_k_pixels_gives_k_interocular_units_and_lower_ssim(frame, fac
 
 def test_model_inputs_from_aligned_crops_match_those_from_frames(frame, face):
     crop = faces.align(frame, face.matrix, 256)  # what `swapface extract` writes
-    from_crop = evaluate.crop_inputs([crop])[0]
+    from_crop = warp.model_inputs([crop])[0]
     from_frame = swap.model_input(frame, swap.input_matrix(face.landmarks))
     assert from_crop.shape == (64, 64, 3) and from_crop.dtype == np.float32
     assert evaluate.mae(from_crop, from_frame) < 0.01
