@@ -19,8 +19,19 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(VENV)/bin/swapface demo
 
-test: install
+test: install $(VENV)/.torch
 	$(PY) -m pytest -q -ra
+	# The model, losses and training again on a second Keras backend (PyTorch, CPU build):
+	# the package only uses keras.ops, and this keeps it so. Subprocess runs are TensorFlow's.
+	KERAS_BACKEND=torch $(PY) -m pytest -q -ra -p no:cacheprovider -m "not slow" \
+		tests/test_model.py tests/test_losses.py tests/test_train.py
+
+# PyTorch's CPU build for the second-backend tests: the wheel on disk where there is one
+# (CI), else PyTorch's CPU index (PyPI's default torch is a multi-GB CUDA build).
+TORCH_WHEEL := $(firstword $(wildcard /opt/wheels/torch-*+cpu-*.whl))
+$(VENV)/.torch: $(VENV)/.installed
+	$(PY) -m pip install -q $(if $(TORCH_WHEEL),$(TORCH_WHEEL),torch --index-url https://download.pytorch.org/whl/cpu)
+	touch $@
 
 # Re-execute the notebooks in place (the saved outputs are what GitHub shows). Headless, so
 # progress bars are text, saved as their last state (coalesce_streams), and controls show

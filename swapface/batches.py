@@ -25,6 +25,7 @@ import os
 import signal
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -111,7 +111,9 @@ def _point_latest(model_dir: Path, target: str) -> None:
     """
     latest = model_dir / LATEST
     if latest.is_dir() and not latest.is_symlink():
-        os.replace(latest, model_dir / CHECKPOINTS / f"{LATEST}-copied.old")
+        moved = model_dir / CHECKPOINTS / f"{LATEST}-copied.old"
+        shutil.rmtree(moved, ignore_errors=True)  # left by a run killed right after moving it
+        os.replace(latest, moved)
     temporary = model_dir / f".{LATEST}.tmp"
     temporary.unlink(missing_ok=True)
     os.symlink(target, temporary)

@@ -233,11 +233,8 @@ def _run_train(args) -> int:
     if args.recipe_2017:
         settings = dataclasses.replace(settings, **train.RECIPE_2017)
     state = checkpoints.load_state(args.model_dir)
-    checkpoints.check_sources(args.model_dir, state, args.faces_a, args.faces_b, settings.names)
     if state is not None:
         print(f"resuming {args.model_dir} from iteration {state['iteration']}")
-    else:
-        checkpoints.record_sources(args.model_dir, args.faces_a, args.faces_b)
     history = train.train(args.faces_a, args.faces_b, args.model_dir, settings, pretrained=args.pretrained)
     if history["a"]:
         print(f"iteration {len(history['a'])}: loss a {history['a'][-1]:.4f}, b {history['b'][-1]:.4f}; "

@@ -717,3 +717,13 @@ def ablation_table(rows: dict[str, dict]) -> str:
               f"{row['recognised as target']:12.0%}{row['share nearer target']:8.0%}{row['distance to target']:11.3f}"
               for colour, row in rows.items()]
     return "\n".join(lines)
+
+
+def model_view(net: models.FaceSwapModel, crops: np.ndarray, folder: str | Path | None = None) -> np.ndarray:
+    """Aligned crops (uint8 BGR (N, S, S, 3), from `swapface extract` into `folder`) as `net` sees them:
+    float32 (N, size, size, 3) model inputs at its size and coverage, undistorted, as training cuts them."""
+    from swapface import extract, warp
+
+    crop = extract.crop_coverage(folder) if folder is not None else faces.DEFAULT_COVERAGE
+    settings = warp.WarpSettings(size=net.settings.image_size, coverage=min(1.0, crop / net.settings.coverage))
+    return warp.model_inputs(crops[..., :3], settings)

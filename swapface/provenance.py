@@ -263,6 +263,7 @@ def make_local_key(folder: str | Path) -> tuple[Path, Path]:
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)  # the key file is briefly 0644 while written atomically: keep others out
     now = datetime.datetime.now(datetime.timezone.utc)
 
     def name(common: str) -> x509.Name:

@@ -180,13 +180,19 @@ class _Run:
     def save(self) -> None:
         """Checkpoint, preview.png and loss.png, unless this iteration is already saved."""
         iteration = self.state["iteration"]
-        if iteration == self.saved or not self.writes:
+        if iteration == self.saved:
+            return
+        # Every worker of a cluster decodes the preview: under a multi-worker strategy a
+        # prediction is a collective op, and a chief predicting alone would wait forever.
+        rows = preview_rows(self.model, *self.previews)
+        if not self.writes:
+            self.saved = iteration
             return
         # Trim: a Ctrl-C between the two sides' steps may have left one loss too many.
         state = {**self.state, "losses": {side: self.state["losses"][side][:iteration] for side in "ab"}}
         checkpoints.save_checkpoint(self.model, self.model_dir, state)
         self.saved = iteration
-        preview = figures.preview_figure(preview_rows(self.model, *self.previews), title=f"iteration {iteration}")
+        preview = figures.preview_figure(rows, title=f"iteration {iteration}")
         figures.save(preview, self.model_dir / PREVIEW_FILE)
         figures.save(figures.loss_figure(state["losses"], self.model.names), self.model_dir / LOSS_FILE)
 
@@ -238,7 +244,7 @@ def _warp_settings(settings: TrainSettings, model: FaceSwapModel, source) -> war
                                coverage=min(1.0, crop / model.settings.coverage))
 
 
-def _loop(run: _Run, stream: batches.BatchStream, settings: TrainSettings, progress: bool) -> None:
+def _loop(run: _Run, stream: batches.BatchStream, settings: TrainSettings, progress: bool, callback=None) -> None:
     state, losses = run.state, run.state["losses"]
     bar = tqdm(total=settings.iterations, initial=state["iteration"], unit="step", desc="train",
                disable=not progress, dynamic_ncols=True)
@@ -255,6 +261,8 @@ def _loop(run: _Run, stream: batches.BatchStream, settings: TrainSettings, progr
             losses["b"].append(loss_b)
             state["iteration"] += 1
             bar.update()
+            if callback is not None:
+                callback(run.model, state["iteration"])
             bar.set_postfix(loss_a=f"{loss_a:.4f}", loss_b=f"{loss_b:.4f}", refresh=False)
             if state["iteration"] % settings.save_every == 0:
                 run.save()
@@ -268,7 +276,8 @@ def _loop(run: _Run, stream: batches.BatchStream, settings: TrainSettings, progr
 
 
 def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = TrainSettings(),
-          pretrained: str | Path | None = None, progress: bool = True) -> dict[str, list[float]]:
+          pretrained: str | Path | None = None, progress: bool = True,
+          callback: Callable[[FaceSwapModel, int], None] | None = None) -> dict[str, list[float]]:
     """Train the A/B model into MODEL_DIR, or resume it from its latest checkpoint.
 
     `faces_a` and `faces_b` are folders from `swapface extract` (or uint8 (N, S, S, 3) arrays).
@@ -277,11 +286,12 @@ def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = Tra
     seeds a new run's weights. Returns {"a": [...], "b": [...]}: the loss of every step since
     the run began, resumed sessions included. A script calling it with worker processes must
     do so under `if __name__ == "__main__":` (they are spawned and import the script).
+    `callback(model, iteration)`, if given, runs after every step (live plots, checks).
     """
     model_dir = Path(model_dir)
     # Non-chief workers of a cluster write nothing, and may share the chief's folder.
     with checkpoints.exclusive(model_dir) if devices.is_chief() else contextlib.nullcontext(), _terminate_saves():
-        return _train(faces_a, faces_b, model_dir, settings, pretrained, progress)
+        return _train(faces_a, faces_b, model_dir, settings, pretrained, progress, callback)
 
 
 @contextlib.contextmanager
@@ -316,9 +326,11 @@ def _strategy(settings: TrainSettings):
     return strategy
 
 
-def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretrained, progress: bool) -> dict:
+def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretrained, progress: bool,
+           callback) -> dict:
     state = checkpoints.load_state(model_dir)
     checkpoints.check_model_dir(model_dir, state)
+    checkpoints.check_sources(model_dir, state, faces_a, faces_b, settings.names)  # A and B not swapped
     resumed = state is not None
     if resumed:
         log.info("resuming %s from iteration %d", model_dir, state["iteration"])
@@ -340,6 +352,8 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
         model = open_model(model_dir, state, settings, pretrained)
     model = dataclasses.replace(model, names=names)
     settings = dataclasses.replace(settings, warp_settings=_warp_settings(settings, model, faces_a))
+    if state is None:
+        checkpoints.record_sources(model_dir, faces_a, faces_b)
     state = state or _new_state(settings, pretrained)
     state.update(names=list(names), preset=model.settings.name, batch_size=settings.batch_size)
     (train_a, preview_a), (train_b, preview_b) = (_prepare_faces(f, settings, state["seed"]) for f in faces)
@@ -349,5 +363,5 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
     shift = batches.colour_shift(train_a, train_b) if settings.match_colour else None
     with batches.BatchStream(train_a, train_b, batch_settings(settings, state["seed"]), start=state["iteration"],
                              shift=shift) as stream:
-        _loop(run, stream, settings, progress)
+        _loop(run, stream, settings, progress, callback)
     return {side: list(state["losses"][side][:state["iteration"]]) for side in "ab"}

@@ -22,6 +22,17 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def aligned(tmp_path_factory, data_dir) -> tuple[Path, Path]:
+    """Folders of real aligned faces of Obama and Trump (8 each), as `swapface extract` writes them."""
+    from swapface.extract import extract
+
+    root = tmp_path_factory.mktemp("aligned")
+    for name in ("obama", "trump"):
+        assert extract([data_dir / name], root / name, progress=False).faces_kept >= 4
+    return root / "obama", root / "trump"
+
+
+@pytest.fixture(scope="session")
 def obama_frame() -> Path:
     return DATA / "obama" / "c000_f00000.jpg"
 

@@ -3,29 +3,27 @@
 Every run is the `tiny` preset for two steps on the bundled faces (seconds each).
 """
 
+import dataclasses
 import json
 import shutil
+import signal
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from swapface import checkpoints, cli
+from swapface import checkpoints, cli, train
 from swapface import model as sm
 
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = train.TrainSettings(preset="tiny", batch_size=4, iterations=3, save_every=2, workers=0, preview_faces=2,
+                               precision="float32")
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 TINY = ["--preset", "tiny", "--batch-size", "4", "--iterations", "2", "--save-every", "2", "--workers", "0",
         "--precision", "float32"]
-
-
-@pytest.fixture(scope="module")
-def aligned(tmp_path_factory, data_dir):
-    from swapface.extract import extract
-
-    root = tmp_path_factory.mktemp("aligned")
-    for name in ("obama", "trump"):
-        extract([data_dir / name], root / name, progress=False)
-    return root / "obama", root / "trump"
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +117,89 @@ def test_state_as_written_by_training_passes_the_check(trained):
     state = checkpoints.load_state(trained)
     assert state["iteration"] == 2 and state["names"] == ["obama", "trump"] and len(state["losses"]["a"]) == 2
     assert np.isfinite(state["losses"]["b"]).all()
+
+
+def test_training_preview_is_labelled_synthetic_and_the_loss_plot_is_not(trained):
+    from swapface import provenance
+
+    preview = trained / "preview.png"
+    assert provenance.read_label(preview) == provenance.LABEL
+    assert provenance.digital_source_type(preview) == provenance.DIGITAL_SOURCE_TYPE
+    assert provenance.read_c2pa(preview) is not None
+    assert provenance.digital_source_type(trained / "loss.png") is None
+
+
+def test_failed_checkpoint_keeps_the_previous_one(aligned, tmp_path, monkeypatch):
+    train.train(*aligned, tmp_path / "m", dataclasses.replace(SETTINGS, iterations=2), progress=False)
+
+    def die(*args, **kwargs):
+        raise OSError("disk died half-way through a checkpoint")
+    monkeypatch.setattr(sm, "save_optimizer", die)
+    with pytest.raises(OSError, match="half-way"):
+        train.train(*aligned, tmp_path / "m", dataclasses.replace(SETTINGS, iterations=4), progress=False)
+    assert checkpoints.load_state(tmp_path / "m")["iteration"] == 2
+    assert sm.load(tmp_path / "m").settings.name == "tiny"
+    monkeypatch.undo()
+    history = train.train(*aligned, tmp_path / "m", dataclasses.replace(SETTINGS, iterations=4), progress=False)
+    assert len(history["a"]) == 4
+    assert [p.name for p in (tmp_path / "m" / checkpoints.CHECKPOINTS).iterdir()] == ["00000004"]
+
+
+def test_saving_the_same_iteration_twice_never_touches_the_live_snapshot(tmp_path):
+    tiny = sm.build("tiny")
+    state = {"iteration": 1, "seed": 0, "losses": {"a": [0.5], "b": [0.5]}}
+    first = checkpoints.save_checkpoint(tiny, tmp_path / "m", state)
+    second = checkpoints.save_checkpoint(tiny, tmp_path / "m", state)
+    assert first.name == "00000001" and second.name == "00000001-1"
+    assert checkpoints.latest_checkpoint(tmp_path / "m") == second.resolve() and not first.exists()
+    assert sm.load(tmp_path / "m").settings.name == "tiny"
+
+
+def test_a_second_trainer_on_the_same_folder_is_refused(aligned, tmp_path):
+    with checkpoints.exclusive(tmp_path / "m"):
+        with pytest.raises(ValueError, match="another `swapface train`"):
+            train.train(*aligned, tmp_path / "m", SETTINGS, progress=False)
+
+
+@pytest.mark.slow
+def test_sigkilled_training_resumes_where_its_checkpoint_was(aligned, tmp_path):
+    psutil = pytest.importorskip("psutil")  # comes with ipykernel, in the dev extras
+    model_dir = tmp_path / "m"
+    command = [sys.executable, "-m", "swapface.cli", "train", *map(str, aligned), "-m", str(model_dir),
+               "--preset", "tiny", "--batch-size", "4", "--save-every", "2", "--workers", "1"]
+    with open(tmp_path / "log.txt", "wb") as log_file:  # a file, not a pipe: tqdm must never block
+        process = subprocess.Popen([*command, "--iterations", "100000"], cwd=ROOT, stdout=log_file,
+                                   stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 120
+            while not (model_dir / "latest" / checkpoints.STATE_FILE).is_file():
+                assert process.poll() is None, (tmp_path / "log.txt").read_text()
+                assert time.monotonic() < deadline, "no checkpoint after 120 s"
+                time.sleep(0.05)
+            workers = psutil.Process(process.pid).children(recursive=True)
+            # Now kill it in the middle of a later save: while a snapshot is half written.
+            while not any(p.name.endswith(".tmp") for p in (model_dir / checkpoints.CHECKPOINTS).iterdir()):
+                assert process.poll() is None, (tmp_path / "log.txt").read_text()
+                assert time.monotonic() < deadline, "never caught a save in progress"
+                time.sleep(0.002)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "augmentation workers outlived the killed trainer"
+
+    half = [p for p in (model_dir / checkpoints.CHECKPOINTS).iterdir() if p.name.endswith(".tmp")]
+    assert half, "the kill was meant to land during a save"
+    saved = checkpoints.load_state(model_dir)
+    done = saved["iteration"]
+    assert done >= 2 and len(saved["losses"]["a"]) == done
+    assert f"{done:08d}" in str((model_dir / "latest").resolve())  # the last complete snapshot
+    assert sm.load(model_dir).settings.name == "tiny"  # whatever the kill interrupted
+    rerun = subprocess.run([*command, "--iterations", str(done + 2)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=180)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"from iteration {done}" in rerun.stdout
+    final = checkpoints.load_state(model_dir)
+    assert final["iteration"] == done + 2
+    assert final["losses"]["a"][:done] == saved["losses"]["a"]
+    assert final["losses"]["b"][:done] == saved["losses"]["b"]

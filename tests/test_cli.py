@@ -3,6 +3,7 @@
 import pytest
 
 from swapface import cli
+from swapface import model as sm
 
 
 @pytest.mark.parametrize("argv, option", [
@@ -34,3 +35,13 @@ def test_numbers_in_range_still_parse():
     assert (args.every, args.upsample, args.size, args.detect_width) == (5, 2, 128, 0)
     args = cli.build_parser().parse_args(["train", "a", "b", "-m", "m", "--workers", "0", "--batch-size", "1"])
     assert (args.workers, args.batch_size) == (0, 1)
+
+
+def test_cli_train_arguments():
+    args = cli.build_parser().parse_args(["train", "a", "b", "-m", "m", "--preset", "tiny", "--names", "x", "y",
+                                          "--freeze-encoder", "5", "--pretrained", "p", "--distribute"])
+    assert (args.preset, args.names, args.freeze_encoder, args.pretrained, args.distribute) == \
+        ("tiny", ["x", "y"], 5, "p", True)
+    choices = next(a.choices for a in cli.build_parser()._subparsers._group_actions[0].choices["train"]._actions
+                   if a.dest == "preset")
+    assert sorted(choices) == sorted(sm.PRESETS)

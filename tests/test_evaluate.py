@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, evaluate, faces, media, model, provenance, swap
+from swapface import cli, evaluate, faces, media, model, provenance, swap, warp
 
 
 @pytest.fixture(scope="module")

@@ -76,13 +76,13 @@ GREY_STD = 2.0  # per-face pixel std (0-255) of a flat square is 0; a drawn face
 def check_training(tmp: Path) -> None:
     import numpy as np
 
-    from swapface import batches, checkpoints, model, train, warp
+    from swapface import batches, checkpoints, evaluate, model, train
 
     params = NOTEBOOKS["2_train.ipynb"]
     for person in ("obama", "trump"):  # extracted by the notebook itself
         assert len(_aligned_faces(tmp / "faces" / person)) == len(list((ROOT / "data" / person).glob("*.jpg")))
     earlier = tmp / "models" / "earlier"
-    assert model.read_config(earlier)["preset"] == "tiny" and not (earlier / checkpoints.LATEST).exists()
+    assert model.read_config(earlier / "model")["preset"] == "tiny" and sorted(earlier.iterdir()) == [earlier / "model"]
     runs = [folder for folder in (tmp / "models").iterdir() if folder != earlier]
     assert len(runs) == 1, runs  # one fresh folder for this run, nothing resumed or overwritten
     run = runs[0]
@@ -93,9 +93,8 @@ def check_training(tmp: Path) -> None:
     assert continued["iteration"] == params["CONTINUE"] and continued["pretrained"] == params["PRETRAINED"]
     assert (run / "continued" / train.PREVIEW_FILE).stat().st_size > 1000
     net = model.load(run / "continued")
-    view = warp.WarpSettings(coverage=min(1.0, batches.crop_coverage(tmp / "faces" / "obama") / net.settings.coverage))
     for side, person in zip("ab", ("obama", "trump")):
-        inputs = warp.model_inputs(batches.load_faces(tmp / "faces" / person)[:4], view)
+        inputs = evaluate.model_view(net, batches.load_faces(tmp / "faces" / person)[:4], tmp / "faces" / person)
         drawn = model.encode_decode(net, inputs, side)
         spread = drawn.std(axis=(1, 2, 3)) * 255
         assert (spread > 5 * GREY_STD).all(), spread  # each reconstruction has structure

@@ -261,4 +261,14 @@ def test_hostile_folder_through_extract_convert_diagnose_and_evaluate(hostile, t
     listed = {Path(name).name for name, _ in results["skipped"]}
     assert {"empty.jpg", "truncated.jpg", "text.png", "bomb.png", "clip.mp4"} <= listed
     assert "clip.mp4: a video, not a frame" in out
+
+    # a malformed model folder and an impossible option: one line naming the file, exit 2 (11, 12)
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "tiny", broken)
+    (broken / "config.json").write_text('{"settings": [], "names": ["a", "b"]}')
+    code, _, err = _run(["convert", folder / "a", "-m", broken, "-o", tmp_path / "x", "--to", "trump"], capsys)
+    assert code == 2 and f"{broken / 'config.json'}: 'settings' is a list" in err
+    with pytest.raises(SystemExit) as info:
+        cli.main(["extract", str(folder), "-o", str(tmp_path / "y"), "--every", "0"])
+    assert info.value.code == 2 and "Traceback" not in capsys.readouterr().err and not (tmp_path / "y").exists()
     assert provenance.digital_source_type(tmp_path / "report" / "report.png")
