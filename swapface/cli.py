@@ -260,6 +260,8 @@ def _convert_parser(sub) -> None:
     p.add_argument("--color", choices=swap.COLORS, default=defaults.color, help="colour matching")
     p.add_argument("--seamless", action="store_true", help="Poisson blending on top of the mask")
     p.add_argument("--reference", nargs="+", default=[], metavar="IMG", help="swap only faces of this person")
+    p.add_argument("--alignments", metavar="FILE", help="an extraction's alignments.json (or its folder): swap "
+                                                        "the faces it lists in those images, no detection")
     p.add_argument("--side-by-side", action="store_true", help="write input | output")
     p.add_argument("--no-mark", action="store_true", help="leave out the visible 'synthetic' mark "
                                                           "(the metadata label stays)")
@@ -269,7 +271,7 @@ def _convert_parser(sub) -> None:
 
 
 def _run_convert(args) -> int:
-    from swapface import convert, model, swap, video
+    from swapface import convert, extract, model, swap, video
 
     net = model.load(args.model_dir)
     to = convert.resolve_side(net, args.to, args.direction)
@@ -277,7 +279,9 @@ def _run_convert(args) -> int:
     settings = swap.SwapSettings(mask=args.mask, color=args.color, seamless=args.seamless)
     video_settings = video.VideoSettings(mark=not args.no_mark, side_by_side=args.side_by_side,
                                          smooth=0.0 if args.no_smooth else video.VideoSettings().smooth)
-    report = convert.convert(args.inputs, args.output, net, to, settings, video_settings, identity, args.overwrite)
+    alignments = extract.landmarks_by_source(args.alignments) if args.alignments else None
+    report = convert.convert(args.inputs, args.output, net, to, settings, video_settings, identity, args.overwrite,
+                             alignments=alignments)
     print(report.summary())
     if not report.written:
         print(f"error: nothing converted from {len(args.inputs)} input(s)", file=sys.stderr)

@@ -83,15 +83,26 @@ def output_paths(paths: list[Path], output: Path) -> list[Path]:
     return result
 
 
+def _jobs(frame: np.ndarray, src: Path, net: models.FaceSwapModel, settings: swap.SwapSettings,
+          identity: faces.IdentityFilter | None, alignments: dict | None) -> list[swap.FaceJob]:
+    """The faces to swap in one image: from the alignments when they list it, else detected."""
+    size, coverage = net.settings.image_size, net.settings.coverage
+    known = (alignments or {}).get(src.resolve())
+    if known is None:
+        return swap.find_jobs([frame], settings, identity, size, coverage)
+    return [swap.FaceJob(0, points, swap.input_matrix(points, size, coverage)) for points in known]
+
+
 def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapModel, to: str,
             settings: swap.SwapSettings = swap.SwapSettings(),
             video_settings: video.VideoSettings = video.VideoSettings(),
             identity: faces.IdentityFilter | None = None, overwrite: bool = False,
-            progress: bool = True) -> ConvertReport:
+            progress: bool = True, alignments: dict[Path, list[np.ndarray]] | None = None) -> ConvertReport:
     """Swap every face in `inputs` to person `to`, writing mirrored names into folder `output`.
 
     A bad file is skipped and reported; an output that would replace an input raises
-    ValueError before anything is written.
+    ValueError before anything is written. `alignments` ({image: [(68, 2) landmarks]},
+    `extract.landmarks_by_source`) gives an image's faces instead of detecting them.
     """
     output = Path(output)
     paths = media.list_inputs(inputs)
@@ -113,7 +124,7 @@ def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapMo
         except media.MediaError as err:
             report.skipped.append((str(src), err.reason))
             continue
-        jobs = swap.find_jobs([frame], settings, identity, net.settings.image_size)
+        jobs = _jobs(frame, src, net, settings, identity, alignments)
         if not jobs:
             report.skipped.append((str(src), "no face found"))
             continue

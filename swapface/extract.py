@@ -343,16 +343,31 @@ def crop_landmarks(folder: str | Path, size: int) -> dict[str, np.ndarray]:
     the crop's own landmarks are one transform (and a rescale, if the crops were resized)
     away: no face needs detecting again. An absent or unreadable file gives {} (with a warning).
     """
-    path = Path(folder) / ALIGNMENTS
     try:
-        document = json.loads(path.read_text())
-        scale = size / float(document.get("size", size))
-        return {record["file"]: scale * faces.transform_points(np.asarray(record["landmarks"], np.float64),
-                                                               np.asarray(record["matrix"], np.float64))
-                for record in document["faces"]}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        log.warning("%s: cannot read landmarks (%s); faces will be found again", path, err)
+        document = read_alignments(folder)
+    except media.MediaError as err:
+        log.warning("%s; faces will be found again", err)
         return {}
+    scale = size / float(document["size"])
+    return {record["file"]: scale * faces.transform_points(record["landmarks"], record["matrix"])
+            for record in document["faces"]}
+
+
+def landmarks_by_source(path: str | Path) -> dict[Path, list[np.ndarray]]:
+    """{source image: [(68, 2) landmarks of each face kept there]} from an extraction.
+
+    `path` is an extraction folder or its alignments.json. What `swapface convert
+    --alignments` swaps instead of detecting again: fix an extraction once (drop a wrong
+    face, a bad landmark), convert many times. Video frames are left out (their records
+    name a frame, not an image file).
+    """
+    path = Path(path)
+    document = read_alignments(path.parent if path.name == ALIGNMENTS else path)
+    found: dict[Path, list[np.ndarray]] = {}
+    for record in document["faces"]:
+        if media.is_image(record["source"]):
+            found.setdefault(Path(record["source"]).resolve(), []).append(record["landmarks"])
+    return found
 
 
 def crop_weights(folder: str | Path, files: list[Path], size: int) -> np.ndarray:

@@ -54,3 +54,44 @@ def test_a_video_ffmpeg_cannot_write_fails_the_command(data_dir, tiny_dir, tmp_p
     assert code == 2 and len(errors) == 1 and "ffmpeg could not write the video" in errors[0]
     assert "Traceback" not in err
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_convert_reuses_an_extraction_instead_of_detecting(data_dir, tmp_path, monkeypatch):
+    """`--alignments`: the faces an extraction recorded are swapped; the detector is never run."""
+    from swapface import extract, faces, model
+
+    net = model.build("tiny")
+    net = model.FaceSwapModel(net.settings, net.encoder, net.decoder_a, net.decoder_b, net.autoencoder_a,
+                              net.autoencoder_b, names=("obama", "trump"))
+    model.save(net, tmp_path / "model")
+    image = data_dir / "obama" / "c000_f00000.jpg"
+    extract.extract([image], tmp_path / "faces", progress=False)
+    known = extract.landmarks_by_source(tmp_path / "faces" / "alignments.json")
+    assert list(known) == [image.resolve()] and known[image.resolve()][0].shape == (68, 2)
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("detected again")
+
+    monkeypatch.setattr(faces, "find_faces", no_detection)
+    from swapface import cli
+
+    assert cli.main(["convert", str(image), "-m", str(tmp_path / "model"), "--to", "trump",
+                     "-o", str(tmp_path / "out"), "--alignments", str(tmp_path / "faces")]) == 0
+    out = tmp_path / "out" / image.name
+    assert out.is_file() and not np.array_equal(media.read_image(out), media.read_image(image))
+
+
+def test_converted_image_is_cut_at_the_models_coverage(data_dir, tmp_path):
+    """A model trained at coverage 0.8 is fed 0.8 crops by convert, as by swap_frames."""
+    import dataclasses
+
+    from swapface import convert, swap
+
+    net = model.build("tiny")
+    net = dataclasses.replace(net, settings=dataclasses.replace(net.settings, coverage=0.8), names=("obama", "trump"))
+    image = data_dir / "obama" / "c000_f00000.jpg"
+    convert.convert([image], tmp_path / "out", net, "b", video_settings=dataclasses.replace(
+        convert.video.VideoSettings(), mark=False), progress=False)
+    expected = swap.swap_frames([media.read_image(image)], net, "b")[0]
+    written = media.read_image(tmp_path / "out" / image.name)
+    assert np.abs(written.astype(int) - expected).mean() < 2  # JPEG noise only
