@@ -182,17 +182,7 @@ def exclusive(model_dir: Path):
     flock: the system drops it when the process ends, even by SIGKILL (spawned workers do not
     inherit it). Where there is no fcntl (Windows), nothing is locked.
     """
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    model_dir.mkdir(parents=True, exist_ok=True)
-    with open(model_dir / ".lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"{model_dir}: another `swapface train` is using this folder") from None
+    with media.lock_folder(model_dir, "swapface train"):
         yield
 
 

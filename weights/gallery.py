@@ -1,0 +1,69 @@
+"""Make the README's gallery from the bundled weights: faces a person can judge.
+
+    python weights/gallery.py [--weights weights] [--out image]
+
+Writes OUT/gallery.jpg: held-out frames (data/, never trained on), each face cut at
+256 px around the swap (before | after), Obama -> Trump above, Trump -> Obama below; and
+OUT/demo_clip.gif: the bundled clip before | after, Obama -> Trump, face region at 256 px.
+Both carry the visible "synthetic" mark and the metadata label (provenance).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from swapface import evaluate, faces, media, model, provenance, swap, video
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = 256  # side of each face crop: eyes and mouth can be judged at this size
+
+
+def gallery(net: model.FaceSwapModel, data: Path, per_row: int = 4) -> np.ndarray:
+    """uint8 BGR: one row per direction of `per_row` (before | after) pairs, SIZE px each."""
+    rows = []
+    for person, to in zip(net.names, net.names[::-1]):
+        frames = media.list_inputs([data / person])[:per_row]
+        settings = evaluate.EvalSettings(examples=per_row)
+        pairs = evaluate.example_faces(net, frames, to, settings, size=SIZE)
+        rows.append(np.hstack([np.hstack(pair) for pair in pairs]))
+    return provenance.add_mark(np.vstack(rows))
+
+
+def clip_frames(net: model.FaceSwapModel, clip: Path, to: str, every: int = 2) -> list[np.ndarray]:
+    """RGB (SIZE, 2 SIZE, 3) frames: the face region of `clip` before | after, every `every`th frame."""
+    tracker = video.FaceTracker(video.VideoSettings(), swap.SwapSettings().faces)
+    size, coverage = net.settings.image_size, net.settings.coverage
+    out, matrix = [], None
+    for index, frame in media.iter_frames(clip):
+        points = tracker.step(frame)
+        jobs = [swap.FaceJob(0, p, swap.input_matrix(p, size, coverage)) for p in points]
+        swapped = swap.swap_frames([frame], net, to, jobs=jobs)[0]
+        if points and matrix is None:  # one crop for the whole clip: the face moves, the frame does not
+            matrix = faces.align_matrix(points[0], SIZE)
+        if index % every or matrix is None:
+            continue
+        pair = np.hstack([faces.align(frame, matrix, SIZE), faces.align(swapped, matrix, SIZE)])
+        out.append(provenance.add_mark(pair)[..., ::-1])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser.add_argument("--out", type=Path, default=ROOT / "image")
+    args = parser.parse_args()
+    net = model.load(args.weights)
+    args.out.mkdir(parents=True, exist_ok=True)
+    provenance.write_image(args.out / "gallery.jpg", gallery(net, ROOT / "data"), quality=90)
+    frames = [Image.fromarray(f) for f in clip_frames(net, ROOT / "data" / "video" / "obama_silent_b.mp4",
+                                                      net.names[1])]
+    frames[0].save(args.out / "demo_clip.gif", save_all=True, append_images=frames[1:], duration=67, loop=0)
+    print(f"{args.out / 'gallery.jpg'}, {args.out / 'demo_clip.gif'}")
+
+
+if __name__ == "__main__":
+    main()
