@@ -66,20 +66,21 @@ def _extract_parser(sub) -> None:
     from swapface import faces
     from swapface.extract import ExtractSettings
 
-    defaults = ExtractSettings()
+    defaults = ExtractSettings().face_settings
     p = sub.add_parser("extract", help="find, align and save the faces in photos and videos",
                        description="Find every face in images, folders and videos, align it to the mean "
                                    "face and save the crops plus alignments.json to OUTDIR.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or videos")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the aligned faces")
-    p.add_argument("--every", type=_int_in(1), default=defaults.every, metavar="N", help="read every Nth video frame")
+    p.add_argument("--every", type=_int_in(1), default=ExtractSettings().every, metavar="N",
+                   help="read every Nth video frame")
     p.add_argument("--size", type=_int_in(64, 4096), default=defaults.size,
                    help="side of the aligned crops in pixels (64 to 4096)")
-    p.add_argument("--min-face", type=_int_in(0), default=defaults.min_face, metavar="PX",
+    p.add_argument("--min-face", type=_int_in(0), default=ExtractSettings().min_face, metavar="PX",
                    help="drop faces narrower than this in the source")
-    p.add_argument("--blur", type=float, default=defaults.blur_threshold, metavar="VAR",
+    p.add_argument("--blur", type=float, default=ExtractSettings().blur_threshold, metavar="VAR",
                    help="drop faces whose variance of the Laplacian is below this")
-    p.add_argument("--detector", choices=["hog", "cnn"], default=defaults.detector)
+    p.add_argument("--detector", choices=faces.DETECTORS, default=defaults.detector)
     p.add_argument("--detect-width", type=_int_in(0), default=defaults.detect_width, metavar="PX",
                    help="detect on a copy this wide (0: full size)")
     # Each level doubles both sides: memory grows 4x per level (8 levels needed 24 GB).
@@ -88,7 +89,7 @@ def _extract_parser(sub) -> None:
     p.add_argument("--reference", nargs="+", default=[], metavar="IMG",
                    help="keep only faces of the person in these photos")
     p.add_argument("--exclude", nargs="+", default=[], metavar="IMG", help="drop faces of the person in these photos")
-    p.add_argument("--threshold", type=float, default=defaults.threshold,
+    p.add_argument("--threshold", type=float, default=faces.SAME_PERSON,
                    help="identity filter: largest descriptor distance to a reference")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier extraction in OUTDIR")
     p.set_defaults(run=_run_extract)
@@ -96,12 +97,13 @@ def _extract_parser(sub) -> None:
 
 def _run_extract(args) -> int:
     from swapface.extract import ExtractSettings, extract
+    from swapface.faces import FaceSettings
 
-    settings = ExtractSettings(every=args.every, size=args.size, min_face=args.min_face,
-                               blur_threshold=args.blur, detector=args.detector,
-                               detect_width=args.detect_width, upsample=args.upsample,
-                               threshold=args.threshold)
-    identity = _identity(args.reference, args.exclude, args.threshold, settings.face_settings)
+    face_settings = FaceSettings(detector=args.detector, detect_width=args.detect_width, upsample=args.upsample,
+                                 size=args.size)
+    settings = ExtractSettings(every=args.every, face_settings=face_settings, min_face=args.min_face,
+                               blur_threshold=args.blur, threshold=args.threshold)
+    identity = _identity(args.reference, args.exclude, args.threshold, face_settings)
     report = extract(args.inputs, args.output, settings, identity, overwrite=args.overwrite)
     print(report.summary())
     if report.faces_kept == 0:

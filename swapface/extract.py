@@ -42,13 +42,9 @@ class ExtractSettings:
     """What to read, which faces to keep and how to write them."""
 
     every: int = 1  # read every Nth frame of a video (frames of one clip are near-duplicates)
-    size: int = 256  # side of the written aligned crops, in pixels
-    coverage: float = faces.DEFAULT_COVERAGE  # share of the crop that the mean face spans
+    face_settings: faces.FaceSettings = faces.FaceSettings()  # detection and alignment: detector, crop size, coverage
     min_face: int = 40  # drop faces whose detected box is narrower than this, in source pixels
     blur_threshold: float = 10.0  # drop crops whose variance of the Laplacian is below this
-    detector: str = "hog"  # "hog" or "cnn" (see faces.FaceSettings)
-    detect_width: int = 640  # detection runs on a copy this wide (0 = full size)
-    upsample: int = 0  # detector upsampling: 1 finds faces down to ~40 px in the detection copy
     threshold: float = faces.SAME_PERSON  # identity filter: largest descriptor distance to a reference
     suffix: str = ".jpg"  # crop file type: .jpg is 10x smaller than .png at quality 95
     quality: int = 95  # JPEG quality of the crops
@@ -56,12 +52,6 @@ class ExtractSettings:
     def __post_init__(self):
         if self.every < 1:
             raise ValueError(f"every {self.every}: read every 1st, 2nd, ... frame (1 or more)")
-        self.face_settings  # noqa: B018 - checks detect_width, upsample and size now, not at the first face
-
-    @property
-    def face_settings(self) -> faces.FaceSettings:
-        return faces.FaceSettings(detector=self.detector, detect_width=self.detect_width,
-                                  upsample=self.upsample, size=self.size, coverage=self.coverage)
 
 
 @dataclass
@@ -230,7 +220,7 @@ def _extract(paths: list[Path], output: Path, settings: ExtractSettings, identit
             report.frames_read += 1
             for index, face in enumerate(faces.find_faces(image, face_settings)):
                 report.faces_found += 1
-                crop = faces.align(image, face.matrix, settings.size)
+                crop = faces.align(image, face.matrix, settings.face_settings.size)
                 reason = _rejection(face, crop, image, settings, identity)
                 if reason:
                     report.rejected[reason] += 1
@@ -292,7 +282,7 @@ def _rejection(face: faces.Face, crop: np.ndarray, image: np.ndarray, settings: 
 def write_alignments(output: Path, records: list[dict], settings: ExtractSettings) -> Path:
     """Write `alignments.json` atomically: the crop settings and one record per kept face."""
     path = output / ALIGNMENTS
-    document = {"version": 1, "size": settings.size, "coverage": settings.coverage, "faces": records}
+    document = {"version": 1, "size": settings.face_settings.size, "coverage": settings.face_settings.coverage, "faces": records}
     media.write_bytes_atomic(path, json.dumps(document, indent=1).encode())
     return path
 

@@ -57,6 +57,7 @@ RIGHT_EYE = slice(36, 42)
 LEFT_EYE = slice(42, 48)
 ALIGN_POINTS = slice(17, 68)  # the points that MEAN_FACE describes
 
+DETECTORS = ("hog", "cnn")  # dlib's HOG + linear SVM, and its CNN (mmod)
 SAME_PERSON = 0.6  # dlib's customary descriptor distance under which two faces are one person
 DEFAULT_EYE_WEIGHT = 32.0  # see fit_weights
 
@@ -98,6 +99,8 @@ class FaceSettings:
     def __post_init__(self):
         if not 0 <= self.upsample <= MAX_UPSAMPLE:
             raise ValueError(f"upsample {self.upsample}: use 0 to {MAX_UPSAMPLE} (each level needs 4x the memory)")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"unknown detector {self.detector!r}: use one of {', '.join(DETECTORS)}")
         if self.detect_width < 0 or self.size < 1:
             raise ValueError(f"detect_width {self.detect_width} and size {self.size} must be positive (0: full width)")
 

@@ -94,7 +94,7 @@ def test_filters_drop_small_and_blurry_faces(obama_frame, tmp_path):
     media.write_image(src / "sharp.png", image)
     media.write_image(src / "blurred.png", cv2.GaussianBlur(image, (0, 0), 6))
     media.write_image(src / "small.png", cv2.resize(image, None, fx=0.2, fy=0.2, interpolation=cv2.INTER_AREA))
-    settings = extract.ExtractSettings(min_face=60, upsample=1)
+    settings = extract.ExtractSettings(min_face=60, face_settings=faces.FaceSettings(upsample=1))
     report = extract.extract([src], tmp_path / "out", settings, progress=False)
     assert report.faces_kept == 1 and report.rejected == {"blurry": 1, "too small": 1}
     assert (tmp_path / "out" / "sharp_0.jpg").exists()
@@ -203,6 +203,8 @@ def test_a_second_extract_into_a_busy_folder_is_refused(obama_frame, tmp_path, c
 
 
 def test_extract_settings_refuse_impossible_values():
-    for bad in ({"every": 0}, {"upsample": 9}, {"detect_width": -1}, {"upsample": -1}):
+    with pytest.raises(ValueError):
+        extract.ExtractSettings(every=0)
+    for bad in ({"upsample": 9}, {"detect_width": -1}, {"upsample": -1}):
         with pytest.raises(ValueError):
-            extract.ExtractSettings(**bad)
+            faces.FaceSettings(**bad)
