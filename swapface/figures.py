@@ -306,7 +306,7 @@ def _loss_axes(ax, xlabel: str, ylabel: str) -> None:
 
 def loss_figure(history: dict[str, Sequence[float]], names: Sequence[str] = ("a", "b"),
                 width: float = 7.0) -> Figure:
-    """Both autoencoders' loss (mean absolute error) per iteration, raw and smoothed, log scale.
+    """Both autoencoders' training loss per iteration, raw and smoothed, log scale.
 
     `history` is {"a": [...], "b": [...]} as `swapface.train.train` returns it. The smoothed
     curve averages over 2% of the run: the trend, not the batch-to-batch noise.
@@ -318,7 +318,7 @@ def loss_figure(history: dict[str, Sequence[float]], names: Sequence[str] = ("a"
         if not len(losses):
             continue
         _plot_losses(ax, losses, f"{side}: {name}")
-    _loss_axes(ax, "iteration", "loss (mean absolute error)")
+    _loss_axes(ax, "iteration", "training loss")
     return fig
 
 
