@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -149,7 +150,9 @@ def image_rows(work: Path, out: Path) -> None:
         net = model.load(work / name)
         pairs = evaluate.example_faces(net, obama, "b", settings_for(name)) + \
             evaluate.example_faces(net, trump, "a", settings_for(name))
-        rows.append(np.hstack([image for pair in pairs for image in pair]))
+        row = np.hstack([image for pair in pairs for image in pair])
+        cv2.putText(row, name, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
+        rows.append(row)
     media.write_image(out, np.vstack(rows))
 
 

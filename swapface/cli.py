@@ -222,7 +222,7 @@ def _train_parser(sub) -> None:
 def _run_train(args) -> int:
     import dataclasses
 
-    from swapface import checkpoints, train
+    from swapface import checkpoints, devices, train
     from swapface.losses import LossSettings
 
     settings = train.TrainSettings(
@@ -237,6 +237,7 @@ def _run_train(args) -> int:
     state = checkpoints.load_state(args.model_dir)
     if state is not None:
         print(f"resuming {args.model_dir} from iteration {state['iteration']}")
+    print(f"maths in {devices.choose_policy(settings.precision)} (--precision {settings.precision})")
     history = train.train(args.faces_a, args.faces_b, args.model_dir, settings, pretrained=args.pretrained)
     if history["a"]:
         print(f"iteration {len(history['a'])}: loss a {history['a'][-1]:.4f}, b {history['b'][-1]:.4f}; "

@@ -282,7 +282,8 @@ def _rejection(face: faces.Face, crop: np.ndarray, image: np.ndarray, settings: 
 def write_alignments(output: Path, records: list[dict], settings: ExtractSettings) -> Path:
     """Write `alignments.json` atomically: the crop settings and one record per kept face."""
     path = output / ALIGNMENTS
-    document = {"version": 1, "size": settings.face_settings.size, "coverage": settings.face_settings.coverage, "faces": records}
+    crop = settings.face_settings
+    document = {"version": 1, "size": crop.size, "coverage": crop.coverage, "faces": records}
     media.write_bytes_atomic(path, json.dumps(document, indent=1).encode())
     return path
 
@@ -384,11 +385,15 @@ def crop_weights(folder: str | Path, files: list[Path], size: int) -> np.ndarray
 
 
 def crop_coverage(folder: str | Path) -> float:
-    """The share of the crops' side that the mean face spans, as extract recorded it."""
+    """The share of the crops' side that the mean face spans, as extract recorded it.
+
+    A folder without a readable alignments.json gets extract's default (with a warning).
+    """
     try:
-        return float(json.loads((Path(folder) / ALIGNMENTS).read_text())["coverage"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return faces.DEFAULT_COVERAGE  # extract's default
+        return float(read_alignments(folder).get("coverage", faces.DEFAULT_COVERAGE))
+    except (media.MediaError, TypeError, ValueError) as err:
+        log.warning("%s; assuming the default coverage %.3f", err, faces.DEFAULT_COVERAGE)
+        return faces.DEFAULT_COVERAGE
 
 
 def with_weights(images: np.ndarray) -> np.ndarray:

@@ -43,9 +43,8 @@ from swapface.model import FaceSwapModel
 log = logging.getLogger(__name__)
 
 PREVIEW_FILE, LOSS_FILE = "preview.png", "loss.png"
-
-
 RECIPE_LOSS = losses.LossSettings(kind="l1+dssim", masked=True, eye_mouth=3.0)  # see benchmarks/quality.md
+DEFAULT_COVERAGE = 0.8  # new models: jaw line, cheeks and forehead in view (2017: 1.0)
 
 
 @dataclass(frozen=True)
@@ -72,8 +71,8 @@ class TrainSettings:
     learned_mask: bool = False  # new models: a 4th output channel learns the face's mask (for --mask learned)
 
 
-RECIPE_2017 = {"loss": losses.LossSettings(), "coverage": 1.0, "precision": "float32"}  # dataclasses.replace(s, **RECIPE_2017)
-DEFAULT_COVERAGE = 0.8  # new models: jaw line, cheeks and forehead in view (2017: 1.0)
+# The 2017 recipe, for `dataclasses.replace(settings, **RECIPE_2017)` (CLI: --recipe-2017).
+RECIPE_2017 = {"loss": losses.LossSettings(), "coverage": 1.0, "precision": "float32"}
 
 
 def batch_settings(settings: TrainSettings, seed: int | None = None) -> batches.BatchSettings:
@@ -129,7 +128,6 @@ def set_encoder_frozen(model: FaceSwapModel, frozen: bool) -> None:
 def _train_on_batch(autoencoder) -> Callable[[np.ndarray, np.ndarray], float]:
     # Keras' own compiled step: the 2017 `train_on_batch`, on any backend.
     return lambda warped, target: float(autoencoder.train_on_batch(warped, target))
-
 
 
 def make_steps(model: FaceSwapModel, strategy=None) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
@@ -355,7 +353,10 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
     if state is None:
         checkpoints.record_sources(model_dir, faces_a, faces_b)
     state = state or _new_state(settings, pretrained)
-    state.update(names=list(names), preset=model.settings.name, batch_size=settings.batch_size)
+    loss = dataclasses.asdict(settings.loss)
+    if state.get("loss", loss) != loss:  # allowed (a recipe may change mid-run), never silent
+        log.warning("resuming with loss %s; the run so far used %s", loss, state["loss"])
+    state.update(names=list(names), preset=model.settings.name, batch_size=settings.batch_size, loss=loss)
     (train_a, preview_a), (train_b, preview_b) = (_prepare_faces(f, settings, state["seed"]) for f in faces)
     run = _Run(model, state, model_dir, (preview_a, preview_b), strategy,
                writes=strategy is None or devices.is_chief(), saved=state["iteration"] if resumed else -1)
