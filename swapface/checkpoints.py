@@ -16,7 +16,12 @@ import json
 import logging
 import os
 import shutil
+import zipfile
 from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
 
 from swapface import media
 from swapface import model as sm
@@ -97,7 +102,7 @@ def _write_snapshot(model: FaceSwapModel, folder: Path, state: dict) -> None:
     """Every file of one checkpoint into `folder`, each written atomically and fsynced."""
     sm.save(model, folder, extra={"iteration": state["iteration"]})
     for side, name in OPTIMIZER_FILES.items():
-        sm.save_optimizer(inner_optimizer(model.autoencoder(side).optimizer), folder / name)
+        save_optimizer(inner_optimizer(model.autoencoder(side).optimizer), folder / name)
     text = json.dumps(state) + "\n"
     media.atomic_write(folder / STATE_FILE, lambda path: Path(path).write_text(text))
 
@@ -241,3 +246,41 @@ def check_model_dir(model_dir: Path, state: dict | None) -> None:
         raise ValueError(f"{model_dir}: holds a saved model but no training checkpoint; "
                          "pass it as --pretrained and train into a new folder")
 
+
+# --- Adam state ----------------------------------------------------------------------------------
+
+def save_optimizer(optimizer: keras.optimizers.Optimizer, path: str | os.PathLike) -> Path:
+    """Write an optimiser's variables (step count, moments) to an .npz file, atomically.
+
+    For resuming training: e.g. `save_optimizer(model.autoencoder_a.optimizer, dir / "adam_a.npz")`.
+    """
+    arrays = {f"{index:04d}": ops.convert_to_numpy(variable)
+              for index, variable in enumerate(optimizer.variables)}
+
+    def write(temporary):
+        with open(temporary, "wb") as file:
+            np.savez(file, **arrays)
+    return media.atomic_write(path, write)
+
+
+def load_optimizer(optimizer: keras.optimizers.Optimizer, variables: list,
+                   path: str | os.PathLike) -> None:
+    """Restore `save_optimizer`'s file into `optimizer`, first built for `variables`.
+
+    `variables` is the model's `trainable_variables`. ValueError if the file does not fit.
+    """
+    if not optimizer.built:
+        optimizer.build(variables)
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            values = [arrays[key] for key in sorted(arrays.files)]
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{path}: optimiser state is missing") from err
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, KeyError) as err:
+        raise ValueError(f"{path}: corrupt or truncated optimiser state ({type(err).__name__}: {err})") from err
+    targets = optimizer.variables
+    if [v.shape for v in values] != [tuple(t.shape) for t in targets]:
+        raise ValueError(f"{path}: optimiser state does not fit this model "
+                         f"({len(values)} arrays saved, {len(targets)} expected)")
+    for target, value in zip(targets, values):
+        target.assign(value)

@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -559,40 +558,3 @@ def load_legacy(directory: str | os.PathLike, names=("a", "b")) -> FaceSwapModel
                              f"(expected {len(wanted)} arrays of the original architecture)")
         target.set_weights(arrays)
     return dataclasses.replace(model, names=_names(names))
-
-
-def save_optimizer(optimizer: keras.optimizers.Optimizer, path: str | os.PathLike) -> Path:
-    """Write an optimiser's variables (step count, moments) to an .npz file, atomically.
-
-    For resuming training: e.g. `save_optimizer(model.autoencoder_a.optimizer, dir / "adam_a.npz")`.
-    """
-    arrays = {f"{index:04d}": ops.convert_to_numpy(variable)
-              for index, variable in enumerate(optimizer.variables)}
-
-    def write(temporary):
-        with open(temporary, "wb") as file:
-            np.savez(file, **arrays)
-    return media.atomic_write(path, write)
-
-
-def load_optimizer(optimizer: keras.optimizers.Optimizer, variables: list,
-                   path: str | os.PathLike) -> None:
-    """Restore `save_optimizer`'s file into `optimizer`, first built for `variables`.
-
-    `variables` is the model's `trainable_variables`. ValueError if the file does not fit.
-    """
-    if not optimizer.built:
-        optimizer.build(variables)
-    try:
-        with np.load(path, allow_pickle=False) as arrays:
-            values = [arrays[key] for key in sorted(arrays.files)]
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"{path}: optimiser state is missing") from err
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, KeyError) as err:
-        raise ValueError(f"{path}: corrupt or truncated optimiser state ({type(err).__name__}: {err})") from err
-    targets = optimizer.variables
-    if [v.shape for v in values] != [tuple(t.shape) for t in targets]:
-        raise ValueError(f"{path}: optimiser state does not fit this model "
-                         f"({len(values)} arrays saved, {len(targets)} expected)")
-    for target, value in zip(targets, values):
-        target.assign(value)

@@ -108,7 +108,8 @@ def open_model(model_dir: str | Path, state: dict | None, settings: TrainSetting
         autoencoder.optimizer.build(autoencoder.trainable_variables)
         if state is not None:
             path = checkpoints.latest_checkpoint(model_dir) / checkpoints.OPTIMIZER_FILES[side]
-            sm.load_optimizer(checkpoints.inner_optimizer(autoencoder.optimizer), autoencoder.trainable_variables, path)
+            checkpoints.load_optimizer(checkpoints.inner_optimizer(autoencoder.optimizer),
+                                       autoencoder.trainable_variables, path)
     return model
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from keras import ops
 import pytest
 
 from swapface import checkpoints, cli, train
@@ -134,7 +135,7 @@ def test_failed_checkpoint_keeps_the_previous_one(aligned, tmp_path, monkeypatch
 
     def die(*args, **kwargs):
         raise OSError("disk died half-way through a checkpoint")
-    monkeypatch.setattr(sm, "save_optimizer", die)
+    monkeypatch.setattr(checkpoints, "save_optimizer", die)
     with pytest.raises(OSError, match="half-way"):
         train.train(*aligned, tmp_path / "m", dataclasses.replace(SETTINGS, iterations=4), progress=False)
     assert checkpoints.load_state(tmp_path / "m")["iteration"] == 2
@@ -203,3 +204,29 @@ def test_sigkilled_training_resumes_where_its_checkpoint_was(aligned, tmp_path):
     assert final["iteration"] == done + 2
     assert final["losses"]["a"][:done] == saved["losses"]["a"]
     assert final["losses"]["b"][:done] == saved["losses"]["b"]
+
+
+def test_optimizer_state_round_trip(tmp_path):
+    faces = np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
+    model = sm.build("tiny")
+    model.autoencoder_a.train_on_batch(faces, faces)
+    path = checkpoints.save_optimizer(model.autoencoder_a.optimizer, tmp_path / "adam_a.npz")
+    fresh = sm.build("tiny")
+    optimizer = fresh.autoencoder_a.optimizer
+    checkpoints.load_optimizer(optimizer, fresh.autoencoder_a.trainable_variables, path)
+    for old, new in zip(model.autoencoder_a.optimizer.variables, optimizer.variables):
+        np.testing.assert_array_equal(ops.convert_to_numpy(old), ops.convert_to_numpy(new))
+    with pytest.raises(ValueError, match="does not fit"):
+        lite = sm.build("lite")
+        checkpoints.load_optimizer(lite.autoencoder_a.optimizer, lite.autoencoder_a.trainable_variables, path)
+
+
+def test_damaged_optimiser_files_are_clear_errors(tmp_path):
+    autoencoder = sm.build("tiny").autoencoder_a
+    autoencoder.optimizer.build(autoencoder.trainable_variables)
+    path = checkpoints.save_optimizer(autoencoder.optimizer, tmp_path / "adam_a.npz")
+    data = path.read_bytes()
+    for damaged in (b"", data[: len(data) // 2], b"PK\x03\x04 not really a zip"):
+        path.write_bytes(damaged)
+        with pytest.raises(ValueError, match=f"{path}: corrupt or truncated optimiser state"):
+            checkpoints.load_optimizer(autoencoder.optimizer, autoencoder.trainable_variables, path)

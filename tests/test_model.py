@@ -141,20 +141,6 @@ def test_load_weights_of_another_preset(tiny, tmp_path):
     assert str(tmp_path) in str(error.value)
 
 
-def test_optimizer_state_round_trip(faces, tmp_path):
-    model = sm.build("tiny")
-    model.autoencoder_a.train_on_batch(faces, faces)
-    path = sm.save_optimizer(model.autoencoder_a.optimizer, tmp_path / "adam_a.npz")
-    fresh = sm.build("tiny")
-    optimizer = fresh.autoencoder_a.optimizer
-    sm.load_optimizer(optimizer, fresh.autoencoder_a.trainable_variables, path)
-    for old, new in zip(model.autoencoder_a.optimizer.variables, optimizer.variables):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(old), keras.ops.convert_to_numpy(new))
-    with pytest.raises(ValueError, match="does not fit"):
-        lite = sm.build("lite")
-        sm.load_optimizer(lite.autoencoder_a.optimizer, lite.autoencoder_a.trainable_variables, path)
-
-
 def _write_keras2_weights(path, layers_and_arrays):
     """Write arrays in the layout of Keras 2's `Model.save_weights(...h5)`, as 2017 did."""
     import h5py
@@ -249,14 +235,3 @@ def test_a_damaged_byte_range_inside_a_weights_file_is_caught(tiny, tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="encoder.weights.h5: damaged or replaced since it was saved"):
         sm.load(tmp_path)
-
-
-def test_damaged_optimiser_files_are_clear_errors(tiny, tmp_path):
-    autoencoder = tiny.autoencoder_a
-    autoencoder.optimizer.build(autoencoder.trainable_variables)
-    path = sm.save_optimizer(autoencoder.optimizer, tmp_path / "adam_a.npz")
-    data = path.read_bytes()
-    for damaged in (b"", data[: len(data) // 2], b"PK\x03\x04 not really a zip"):
-        path.write_bytes(damaged)
-        with pytest.raises(ValueError, match=f"{path}: corrupt or truncated optimiser state"):
-            sm.load_optimizer(autoencoder.optimizer, autoencoder.trainable_variables, path)
