@@ -414,6 +414,7 @@ def ceiling_scores(inputs: list[np.ndarray], landmarks: list[np.ndarray], target
     Each input face (uint8 BGR frame, (68, 2) landmarks) gets the target face of the
     nearest head pose among `target_frames` (frames not among `target_refs`), cut at the
     model's size and coverage and blended with the same mask and colour settings as a swap.
+    For `mask="learned"` the perfect mask is the donor face's own outline (`faces.region_weights`).
     No trained model can score above this: coverage and mask decide it.
     """
     size, coverage = model_settings.image_size, model_settings.coverage
@@ -421,8 +422,12 @@ def ceiling_scores(inputs: list[np.ndarray], landmarks: list[np.ndarray], target
     for path, image in _readable(target_frames, None):  # unreadable ones: already reported by evaluate
         face = largest_face(image, settings.swap_settings.faces)
         if face is not None:
-            donors.append((np.array(faces.head_pose(face.landmarks)[:2]),
-                           swap.model_input(image, swap.input_matrix(face.landmarks, size, coverage), size)))
+            matrix = swap.input_matrix(face.landmarks, size, coverage)
+            decoded = swap.model_input(image, matrix, size)
+            if settings.swap_settings.mask == "learned":
+                outline = faces.region_weights((size, size), faces.transform_points(face.landmarks, matrix)) > 0
+                decoded = np.concatenate([decoded, outline[..., None].astype(np.float32)], axis=-1)
+            donors.append((np.array(faces.head_pose(face.landmarks)[:2]), decoded))
     if not donors:
         raise ValueError("no face found in the target frames for the ceiling check")
     poses = np.stack([pose for pose, _ in donors])
