@@ -196,7 +196,7 @@ def _train_parser(sub) -> None:
                    help="with --pretrained: keep the encoder frozen for the first N steps")
     p.add_argument("--distribute", action="store_true", help="tf.distribute over all GPUs (or a TF_CONFIG cluster)")
     p.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
-                   help="auto: float16 maths on a GPU, bfloat16 on a CPU with native bf16, else float32")
+                   help="auto: float16 maths on a GPU, float32 on a CPU; mixed: also bfloat16 on a CPU with native bf16")
     p.add_argument("--mixed-precision", action="store_true", help="same as --precision mixed")
     p.add_argument("--loss", choices=KINDS, default=defaults.loss.kind,
                    help="mae (2017) or l1+dssim (also penalises blurred structure: eyes, mouth, edges)")

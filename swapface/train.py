@@ -64,7 +64,7 @@ class TrainSettings:
     preview_faces: int = 4  # faces per side in preview.png, held out when there are plenty
     freeze_encoder_for: int = 0  # steps with the encoder frozen, when starting from --pretrained
     distribute: bool = False  # tf.distribute: mirrored over local GPUs, multi-worker with TF_CONFIG
-    precision: str = "auto"  # see devices.choose_policy: float16 on GPUs, bfloat16 on bf16 CPUs, else float32
+    precision: str = "auto"  # devices.choose_policy: float16 on GPUs, float32 on CPUs; "mixed": bf16 on bf16 CPUs
     names: tuple[str, str] | None = None  # the two people; None: saved names, else folder names
     loss: losses.LossSettings = RECIPE_LOSS  # L1 + DSSIM on the face, eyes and mouth weighted (2017: plain MAE)
     coverage: float | None = None  # share of the model's square the mean face spans; None: saved, else 0.8

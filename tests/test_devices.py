@@ -121,6 +121,8 @@ def test_mixed_precision_picks_the_fastest_policy_and_restores_it(aligned, tmp_p
     assert devices.choose_policy("mixed", gpu=True, bf16=False) == "mixed_float16"
     assert devices.choose_policy("mixed", gpu=False, bf16=True) == "mixed_bfloat16"
     assert devices.choose_policy("float32", gpu=True, bf16=True) == "float32"
+    assert devices.choose_policy("auto", gpu=True, bf16=False) == "mixed_float16"
+    assert devices.choose_policy("auto", gpu=False, bf16=True) == "float32"  # bf16 measured slower here
     with caplog.at_level(logging.WARNING, logger="swapface.devices"):
         assert devices.choose_policy("mixed", gpu=False, bf16=False) == "float32"
     assert "no GPU" in caplog.text

@@ -23,7 +23,7 @@ done
 [ -f "$work/faces/obama/alignments.json" ] || swapface extract "$work/src/obama" -o "$work/faces/obama"
 [ -f "$work/faces/trump/alignments.json" ] || swapface extract "$work/src/trump" "$shared/classic/trump" -o "$work/faces/trump"
 # The recipe is the default one (benchmarks/quality.md): L1 + DSSIM on the face with eyes and
-# mouth weighted 3x, bfloat16 maths where the CPU has it; coverage 0.8 said explicitly, since
+# mouth weighted 3x, float32 on a CPU (bf16 measured slower here); coverage 0.8 said explicitly, since
 # weights started from (PRETRAINED) may have been trained at another one.
 swapface train "$work/faces/obama" "$work/faces/trump" -m "$work/model" --preset lite --batch-size 16 \
   --save-every 500 --iterations "$iterations" --names obama trump --coverage 0.8 \
