@@ -3,20 +3,23 @@
     python weights/gallery.py [--weights weights] [--out image]
 
 Writes OUT/gallery.jpg: held-out frames (data/, never trained on), each face cut at
-256 px around the swap (before | after), Obama -> Trump above, Trump -> Obama below; and
-OUT/demo_clip.gif: the bundled clip before | after, Obama -> Trump, face region at 256 px.
-Both carry the visible "synthetic" mark and the metadata label (provenance).
+256 px around the swap (before | after), Obama -> Trump above, Trump -> Obama below;
+OUT/demo_clip.gif: the bundled clip before | after, Obama -> Trump, face region at 256 px;
+and OUT/demo_preview.png: the training preview grid (A, A->A, A->B, B, B->B, B->A) drawn on
+the same held-out frames, since the training run's own preview may show its copyrighted
+training photos. All carry the "synthetic" label (provenance).
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from swapface import evaluate, faces, media, model, provenance, swap, video
+from swapface import evaluate, extract, faces, figures, media, model, provenance, swap, train, video, warp
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 256  # side of each face crop: eyes and mouth can be judged at this size
@@ -51,6 +54,17 @@ def clip_frames(net: model.FaceSwapModel, clip: Path, to: str, every: int = 2) -
     return out
 
 
+def preview(net: model.FaceSwapModel, data: Path, work: Path) -> figures.Figure:
+    """The training preview of `net` on the held-out frames of data/ (4 per person)."""
+    inputs = []
+    for person in net.names:
+        extract.extract([data / person], work / person, progress=False, overwrite=True)
+        crops = [media.read_image(p) for p in sorted((work / person).glob("*.jpg"))[:4]]
+        coverage = warp.DEFAULT_COVERAGE / net.settings.coverage
+        inputs.append(warp.model_inputs(crops, warp.WarpSettings(coverage=coverage, size=net.settings.image_size)))
+    return figures.preview_figure(train.preview_rows(net, *inputs), title="held-out frames")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
@@ -61,8 +75,12 @@ def main() -> None:
     provenance.write_image(args.out / "gallery.jpg", gallery(net, ROOT / "data"), quality=90)
     frames = [Image.fromarray(f) for f in clip_frames(net, ROOT / "data" / "video" / "obama_silent_b.mp4",
                                                       net.names[1])]
-    frames[0].save(args.out / "demo_clip.gif", save_all=True, append_images=frames[1:], duration=67, loop=0)
-    print(f"{args.out / 'gallery.jpg'}, {args.out / 'demo_clip.gif'}")
+    # GIF has no XMP: the visible mark and a comment carry the label.
+    frames[0].save(args.out / "demo_clip.gif", save_all=True, append_images=frames[1:], duration=67, loop=0,
+                   comment=provenance.LABEL)
+    with tempfile.TemporaryDirectory() as work:
+        figures.save(preview(net, ROOT / "data", Path(work)), args.out / "demo_preview.png")
+    print(f"{args.out / 'gallery.jpg'}, {args.out / 'demo_clip.gif'}, {args.out / 'demo_preview.png'}")
 
 
 if __name__ == "__main__":

@@ -28,4 +28,4 @@ done
 swapface train "$work/faces/obama" "$work/faces/trump" -m "$work/model" --preset lite --batch-size 16 \
   --save-every 500 --iterations "$iterations" --names obama trump --coverage 0.8 \
   ${pretrained:+--pretrained "$pretrained"}
-python -c "import sys; from swapface import model; model.save(model.load(sys.argv[1]), 'weights')" "$work/model"
+python weights/save_demo.py "$work/model"
