@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+from pathlib import Path
 from typing import Callable
 
 import keras
@@ -62,13 +63,14 @@ PRECISIONS = ("auto", "float32", "mixed")  # --precision choices; see `choose_po
 
 
 def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), so bf16 maths pays.
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16 or AMX).
 
-    Without it, TensorFlow emulates bfloat16 and a step gets slower, not faster. Read from
-    /proc/cpuinfo: False where there is none (macOS, Windows), which is the safe answer.
+    Without them TensorFlow emulates bfloat16 and `--precision mixed` falls back to float32.
+    With them it may still not pay (see `choose_policy`). Read from /proc/cpuinfo: False
+    where there is none (macOS, Windows), the safe answer.
     """
     try:
-        text = open("/proc/cpuinfo").read()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
     flags = set(" ".join(line for line in text.splitlines() if line.startswith("flags")).split())
