@@ -73,12 +73,12 @@ def face_files(folder: str | Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and media.is_image(p))
 
 
-def load_faces(folder: str | Path, weights: Callable[[list[Path], int], np.ndarray] | None = None) -> np.ndarray:
+def load_faces(folder: str | Path, weights: Callable[[list[Path], np.ndarray], np.ndarray] | None = None) -> np.ndarray:
     """Decode every aligned face in `folder` once: uint8 BGR (N, S, S, 3), or (N, S, S, 4).
 
     Decoded once, not per batch, which would add ~1 ms per face to every step (1,000 faces
     hold 200 MB and load in ~1 s). With `weights` (e.g. `extract.crop_weights` for the
-    folder: (files, size) -> uint8 (N, size, size)), a fourth channel holds each face's
+    folder: (files, decoded faces) -> uint8 (N, S, S)), a fourth channel holds each face's
     region weights for the masked loss, so they warp with the face.
     A file that cannot be read, or is not square, is skipped with a warning naming it; a
     square face of another size than most is resized to theirs, one file at a time (one odd
@@ -114,7 +114,7 @@ def load_faces(folder: str | Path, weights: Callable[[list[Path], int], np.ndarr
                                        "run `swapface extract` into it first")
     faces = faces[:len(kept)] if len(kept) == len(faces) else faces[:len(kept)].copy()
     if weights is not None:
-        faces[..., 3] = weights(kept, faces.shape[1])
+        faces[..., 3] = weights(kept, faces[..., :3])
     log.info("loaded %d faces from %s", len(kept), folder)
     return faces
 

@@ -361,27 +361,34 @@ def landmarks_by_source(path: str | Path) -> dict[Path, list[np.ndarray]]:
     return found
 
 
-def crop_weights(folder: str | Path, files: list[Path], size: int) -> np.ndarray:
-    """uint8 (N, size, size) region weights (`faces.region_weights`) of the aligned faces `files`.
+def face_weights(images: np.ndarray, landmarks: list[np.ndarray | None]) -> np.ndarray:
+    """uint8 (N, S, S) region weights (`faces.region_weights`) of aligned faces (N, S, S, 3).
+
+    `landmarks[i]` are face i's (68, 2) points in its pixels, or None to detect them on the
+    image itself; where none is found the whole crop counts as face (weight 128), as an
+    unmasked loss would.
+    """
+    out = np.full(images.shape[:3], 128, np.uint8)
+    for index, (image, points) in enumerate(zip(images, landmarks)):
+        if points is None:
+            found = faces.largest_face(np.ascontiguousarray(image[..., :3]))
+            points = None if found is None else found.landmarks
+        if points is None:
+            log.warning("aligned face %d: no landmarks; the whole crop is weighted as face", index)
+            continue
+        out[index] = faces.region_weights(image.shape, points)
+    return out
+
+
+def crop_weights(folder: str | Path, files: list[Path], images: np.ndarray) -> np.ndarray:
+    """Region weights of the decoded faces `images` of `files` in an extraction folder.
 
     What `batches.load_faces(folder, weights=functools.partial(crop_weights, folder))` adds
-    as a fourth channel for the masked loss.
-
-    A face without a record in alignments.json has its landmarks detected on the crop; if
-    none is found, the whole crop counts as face (weight 128), as an unmasked loss would.
+    as a fourth channel for the masked loss: landmarks from alignments.json (scaled to the
+    decoded size), detected on the decoded crop for a face without a record.
     """
-    known = crop_landmarks(folder, size)
-    out = np.full((len(files), size, size), 128, np.uint8)
-    for index, path in enumerate(files):
-        points = known.get(path.name)
-        if points is None:
-            found = faces.largest_face(media.read_image(path))
-            points = None if found is None else found.landmarks  # same size: checked by load_faces
-        if points is None:
-            log.warning("%s: no landmarks; the whole crop is weighted as face", path)
-            continue
-        out[index] = faces.region_weights((size, size), points)
-    return out
+    known = crop_landmarks(folder, images.shape[1])
+    return face_weights(images, [known.get(path.name) for path in files])
 
 
 def crop_coverage(folder: str | Path) -> float:
@@ -399,16 +406,8 @@ def crop_coverage(folder: str | Path) -> float:
 def with_weights(images: np.ndarray) -> np.ndarray:
     """uint8 (N, S, S, 4): aligned faces (N, S, S, 3 or 4) with region weights from detected landmarks.
 
-    For faces given as an array (no alignments.json beside them); a face where none is
-    found counts as face everywhere.
+    For faces given as an array (no alignments.json beside them).
     """
     if images.shape[-1] == 4:
         return images
-    out = np.empty((*images.shape[:3], 4), np.uint8)
-    out[..., :3] = images
-    out[..., 3] = 128
-    for index, image in enumerate(images):
-        found = faces.largest_face(image)
-        if found is not None:
-            out[index, ..., 3] = faces.region_weights(image.shape, found.landmarks)
-    return out
+    return np.concatenate([images, face_weights(images, [None] * len(images))[..., None]], axis=-1)
