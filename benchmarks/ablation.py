@@ -106,7 +106,7 @@ def settings_for(name: str):
 
 def measure(work: Path, done: dict) -> dict:
     """Evaluate every trained variant not measured yet (results.json keeps earlier ones)."""
-    from swapface import evaluate, model
+    from swapface import evaluate, saving
 
     frames = {person: held_out(person) for person in ("obama", "trump")}
     refs = {person: references(person) for person in frames}
@@ -115,7 +115,7 @@ def measure(work: Path, done: dict) -> dict:
     for name in [*VARIANTS, "bf16-equal-steps"]:
         if name in results or not (work / name).is_dir():
             continue
-        net = model.load(work / name)
+        net = saving.load(work / name)
         result = evaluate.evaluate(net, frames["obama"], frames["trump"], refs["obama"], refs["trump"],
                                    settings=settings_for(name))
         result["training"] = done.get(name, {"steps": json.loads((work / name / "state.json").read_text())["iteration"]})
@@ -140,14 +140,14 @@ def table(results: dict) -> str:
 
 def image_rows(work: Path, out: Path) -> None:
     """One row per variant: the same held-out faces before | after, both directions, 128 px."""
-    from swapface import evaluate, media, model
+    from swapface import evaluate, media, saving
 
     obama, trump = held_out("obama")[::23][:3], held_out("trump")[::15][:3]
     rows = []
     for name in VARIANTS:
         if not (work / name).is_dir():
             continue
-        net = model.load(work / name)
+        net = saving.load(work / name)
         pairs = evaluate.example_faces(net, obama, "b", settings_for(name)) + \
             evaluate.example_faces(net, trump, "a", settings_for(name))
         row = np.hstack([image for pair in pairs for image in pair])

@@ -43,14 +43,14 @@ def naive(video: Path, preset: str, frames: int) -> dict:
     import dlib
     import numpy as np
 
-    from swapface import faces, media, model, swap
+    from swapface import faces, model, swap, videoio
 
     net = model.build(preset)
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(faces.model_path("landmarks")))
     net.autoencoder_b.predict(np.zeros((1, 64, 64, 3), np.float32), verbose=0)
     start, done = time.perf_counter(), 0
-    for index, frame in media.iter_frames(video):
+    for index, frame in videoio.iter_frames(video):
         if index >= frames:
             break
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)

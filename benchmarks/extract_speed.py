@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import dlib
 
-from swapface import extract, faces, media
+from swapface import extract, faces, media, videoio
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "whitehouse" / "video" / "obama_address_a.mp4"
 
@@ -31,7 +31,7 @@ def naive(video: Path, frames: int, output: Path) -> tuple[int, float, int]:
     predictor = dlib.shape_predictor(str(faces.model_path("landmarks")))
     found = 0
     start = time.perf_counter()
-    for index, frame in media.iter_frames(video):
+    for index, frame in videoio.iter_frames(video):
         if index >= frames:
             break
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("video", nargs="?", type=Path, default=DEFAULT_VIDEO)
     parser.add_argument("--naive-frames", type=int, default=40, help="frames for the (slow) naive loop")
     args = parser.parse_args()
-    info = media.video_info(args.video)
+    info = videoio.video_info(args.video)
     faces.find_faces(media.read_image(Path(__file__).resolve().parents[1] / "data/obama/c000_f00000.jpg"))  # load models
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from swapface import evaluate, media, model
+from swapface import evaluate, media, saving
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "whitehouse"
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--ref-a", nargs="+", help="reference photos of A (default: odd held-out frames)")
     parser.add_argument("--ref-b", nargs="+", help="reference photos of B")
     args = parser.parse_args()
-    net = model.load(args.model_dir)
+    net = saving.load(args.model_dir)
     # The model names its sides; the defaults follow them, so a model trained Trump-first works too.
     a, b = (n if n in HELD_OUT_CLIPS else d for n, d in zip(net.names, ("obama", "trump")))
     frames = {"a": args.a or held_out(a), "b": args.b or held_out(b)}

@@ -24,7 +24,7 @@ import numpy as np
 from keras import ops
 
 from swapface import media
-from swapface import model as sm
+from swapface import saving
 from swapface.model import FaceSwapModel
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def inner_optimizer(optimizer):
 
 def _write_snapshot(model: FaceSwapModel, folder: Path, state: dict) -> None:
     """Every file of one checkpoint into `folder`, each written atomically and fsynced."""
-    sm.save(model, folder, extra={"iteration": state["iteration"]})
+    saving.save(model, folder, extra={"iteration": state["iteration"]})
     for side, name in OPTIMIZER_FILES.items():
         save_optimizer(inner_optimizer(model.autoencoder(side).optimizer), folder / name)
     text = json.dumps(state) + "\n"
@@ -132,7 +132,7 @@ def _link_top_level(model_dir: Path) -> None:
     A plain file there (from a copy that followed the links) is replaced by the link,
     atomically: it is a stale copy of an older checkpoint.
     """
-    for name in (sm.CONFIG_FILE, STATE_FILE, *(f"{part}.weights.h5" for part in sm.PARTS)):
+    for name in (saving.CONFIG_FILE, STATE_FILE, *(f"{part}.weights.h5" for part in saving.PARTS)):
         link = model_dir / name
         if link.is_symlink():
             continue
@@ -241,7 +241,7 @@ def check_sources(model_dir: str | Path, state: dict | None, faces_a, faces_b,
 
 
 def check_model_dir(model_dir: Path, state: dict | None) -> None:
-    config = model_dir / sm.CONFIG_FILE
+    config = model_dir / saving.CONFIG_FILE
     if state is None and config.exists() and not config.is_symlink():
         raise ValueError(f"{model_dir}: holds a saved model but no training checkpoint; "
                          "pass it as --pretrained and train into a new folder")

@@ -153,9 +153,9 @@ def _demo_parser(sub) -> None:
 
 
 def _run_demo(args) -> int:
-    from swapface import convert, model, video
+    from swapface import convert, saving, video
 
-    net = model.load(args.weights)
+    net = saving.load(args.weights)
     a, b = net.names
     side_by_side = video.VideoSettings(side_by_side=True)
     for person, other in ((a, b), (b, a)):
@@ -274,9 +274,9 @@ def _convert_parser(sub) -> None:
 
 
 def _run_convert(args) -> int:
-    from swapface import convert, extract, model, swap, video
+    from swapface import convert, extract, saving, swap, video
 
-    net = model.load(args.model_dir)
+    net = saving.load(args.model_dir)
     to = convert.resolve_side(net, args.to, args.direction)
     identity = _identity(args.reference)
     settings = swap.SwapSettings(mask=args.mask, color=args.color, seamless=args.seamless)
@@ -326,12 +326,12 @@ def _check_report_folder(output: Path, inputs: list[str]) -> None:
 def _run_evaluate(args) -> int:
     import dataclasses
 
-    from swapface import evaluate, figures, model
+    from swapface import evaluate, figures, saving
 
     output = Path(args.output)
     _check_report_folder(output, [*args.a, *args.b, *(args.ref_a or []), *(args.ref_b or []),
                                   *([args.video] if args.video else [])])
-    net = model.load(args.model_dir)
+    net = saving.load(args.model_dir)
     settings = evaluate.EvalSettings()
     if args.video_frames:
         settings = dataclasses.replace(settings, video_frames=args.video_frames)

@@ -5,8 +5,8 @@ Outputs mirror the input names inside the output folder (`photo.jpg` -> `OUT/pho
 existing output is kept unless `overwrite` is set.
 
 Example:
-    >>> from swapface import convert, model
-    >>> net = model.load("weights")
+    >>> from swapface import convert, saving
+    >>> net = saving.load("weights")
     >>> report = convert.convert(["data/trump"], "swapped", net, to="obama")
 """
 

@@ -15,8 +15,8 @@ Frames are uint8 BGR (H, W, 3); model faces float32 BGR (64, 64, 3) in [0, 1]. R
 are plain dicts of floats and lists, ready for JSON.
 
 Example:
-    >>> from swapface import evaluate, model
-    >>> net = model.load("weights")
+    >>> from swapface import evaluate, saving
+    >>> net = saving.load("weights")
     >>> results = evaluate.evaluate(net, ["data/obama"], ["data/trump"])  # even frames swapped, odd ones references
     >>> results["a2b"]["frames"], results["a2b"]["to"]
     (4, 'trump')
@@ -36,7 +36,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from skimage.metrics import structural_similarity
 
-from swapface import faces, figures, media, model as models, swap, video, warp
+from swapface import faces, figures, media, model as models, swap, video, videoio, warp
 from swapface.faces import largest_face  # also used as evaluate.largest_face by notebook 4
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ def swap_clip(net: models.FaceSwapModel, clip: str | Path, to: str, settings: Ev
     tracker = video.FaceTracker(video_settings, settings.swap_settings.faces)
     size = net.settings.image_size
     inputs, outputs, landmarks = [], [], []
-    for index, frame in media.iter_frames(clip):
+    for index, frame in videoio.iter_frames(clip):
         if index >= settings.video_frames:
             break
         points = tracker.step(frame)

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import faces, media
+from swapface import faces, media, videoio
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def blur_score(crop: np.ndarray) -> float:
 
 def _frames(path: Path, every: int) -> Iterator[tuple[int | None, np.ndarray]]:
     if media.is_video(path):
-        yield from media.iter_frames(path, every)
+        yield from videoio.iter_frames(path, every)
     else:
         yield None, media.read_image(path)
 
@@ -262,7 +262,7 @@ def _extract(paths: list[Path], output: Path, settings: ExtractSettings, identit
 
 def _frame_estimate(path: Path, every: int) -> int:
     try:
-        return -(-max(media.video_info(path).frames, 1) // every)
+        return -(-max(videoio.video_info(path).frames, 1) // every)
     except media.MediaError:
         return 1
 

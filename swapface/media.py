@@ -25,7 +25,6 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -278,87 +277,6 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda temporary: Path(temporary).write_bytes(data))
 
 
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video file holds, as OpenCV reports it."""
-
-    width: int  # frame width in pixels
-    height: int  # frame height in pixels
-    fps: float  # frames per second
-    frames: int  # frame count from the container header (an estimate for some codecs)
-
-
-def _open_video(path: Path) -> cv2.VideoCapture:
-    regular_file(path)
-    if path.stat().st_size == 0:
-        raise MediaError(path, "empty file (0 bytes)")
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise MediaError(path, "not a readable video")
-    return capture
-
-
-def video_info(path: str | Path) -> VideoInfo:
-    """Size, frame rate and frame count of a video; raises MediaError if it cannot be opened."""
-    path = Path(path)
-    capture = _open_video(path)
-    try:
-        return VideoInfo(int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-                         float(capture.get(cv2.CAP_PROP_FPS)), int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
-    finally:
-        capture.release()
-
-
-def iter_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (frame index, uint8 BGR frame) for every `every`-th frame, one frame in memory.
-
-    Skipped frames are only grabbed, not decoded into arrays. Raises MediaError if the
-    file is not a video or holds no frame.
-    """
-    path = Path(path)
-    capture = _open_video(path)
-    index = 0
-    try:
-        while True:
-            if index % every:
-                if not capture.grab():
-                    break
-            else:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                yield index, frame
-            index += 1
-    finally:
-        capture.release()
-    if index == 0:
-        raise MediaError(path, "video holds no frames")
-
-
-def iter_timed_frames(path: str | Path) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Yield (frame index, seconds from the first frame, uint8 BGR frame) for every frame.
-
-    The time is the frame's own timestamp: in a variable-frame-rate video (phones, screen
-    recordings) index / fps can be seconds away from it. Raises MediaError as `iter_frames`.
-    """
-    path = Path(path)
-    capture = _open_video(path)
-    index, start = 0, None
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            msec = capture.get(cv2.CAP_PROP_POS_MSEC)
-            start = msec if start is None else start
-            yield index, (msec - start) / 1000, frame
-            index += 1
-    finally:
-        capture.release()
-    if index == 0:
-        raise MediaError(path, "video holds no frames")
-
-
 def list_inputs(inputs: list[str | Path]) -> list[Path]:
     """Expand files and folders (one level, sorted) into the image and video files to read.
 
@@ -379,7 +297,7 @@ def list_inputs(inputs: list[str | Path]) -> list[Path]:
 def prefetch(items: Iterable, depth: int = 8) -> Iterator:
     """Yield from `items` while a thread produces the next `depth` of them.
 
-    Decoding (OpenCV releases the GIL) then overlaps the caller's work on the frames; the
+    Decoding (FFmpeg releases the GIL) then overlaps the caller's work on the frames; the
     queue is bounded, so a long video never piles up in memory. An exception in the
     producer is raised in the caller.
     """

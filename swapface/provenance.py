@@ -213,13 +213,13 @@ def digital_source_type(path: str | Path) -> str | None:
     return match.group(1) if match else None
 
 
-def video_metadata() -> list[str]:
-    """ffmpeg output options that tag an mp4 as synthetic."""
-    return ["-metadata", f"comment={LABEL}", "-metadata", "description=synthetic media"]
+def video_tags() -> dict[str, str]:
+    """Container metadata that tags an mp4 as synthetic (read back by `videoio.read_tag`)."""
+    return {"comment": LABEL, "description": "synthetic media"}
 
 
 def label_video(path: str | Path) -> Path:
-    """Add the XMP label (a top-level `uuid` box) and a C2PA manifest to an mp4 written by ffmpeg.
+    """Add the XMP label (a top-level `uuid` box) and a C2PA manifest to an mp4 written by `videoio.VideoWriter`.
 
     Done in place on a file that is not yet at its final name (see `video.convert_video`):
     the box is appended, which ISO base media readers allow anywhere at the top level.

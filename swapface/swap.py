@@ -8,8 +8,8 @@ of all frames in a call go through the model in one batch.
 Frames are uint8 BGR (H, W, 3). The model's faces are float32 BGR in [0, 1], (64, 64, 3).
 
 Example:
-    >>> from swapface import model, swap, media
-    >>> net = model.load("weights")
+    >>> from swapface import media, saving, swap
+    >>> net = saving.load("weights")
     >>> frame = media.read_image("data/trump/c006_f00070.jpg")
     >>> result = swap.swap_frames([frame], net, to="obama")[0]
 """

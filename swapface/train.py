@@ -37,7 +37,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from swapface import batches, checkpoints, devices, extract, figures, losses, warp
-from swapface import model as sm
+from swapface import model as sm, saving
 from swapface.model import FaceSwapModel
 
 log = logging.getLogger(__name__)
@@ -93,9 +93,9 @@ def open_model(model_dir: str | Path, state: dict | None, settings: TrainSetting
     """
     model_dir = Path(model_dir)
     if state is not None:
-        model = sm.load(checkpoints.latest_checkpoint(model_dir), preset=settings.preset)
+        model = saving.load(checkpoints.latest_checkpoint(model_dir), preset=settings.preset)
     elif pretrained is not None:
-        model = sm.load(pretrained, preset=settings.preset)
+        model = saving.load(pretrained, preset=settings.preset)
     else:
         keras.utils.set_random_seed(settings.seed)  # same seed, same starting weights
         preset = sm.get_preset(settings.preset or "original")
@@ -222,7 +222,7 @@ def _prepare_faces(faces: np.ndarray, settings: TrainSettings, seed: int) -> tup
 def _saved_mask(model_dir: Path, pretrained, state: dict | None) -> bool:
     """Whether the model being resumed or started from has a learned mask (it needs weight maps)."""
     folder = checkpoints.latest_checkpoint(model_dir) if state is not None else pretrained
-    return bool(folder) and bool(sm.read_config(folder)["settings"].get("learned_mask", False))
+    return bool(folder) and bool(saving.read_config(folder)["settings"].get("learned_mask", False))
 
 
 def _faces(source, masked: bool) -> np.ndarray:

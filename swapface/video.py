@@ -1,8 +1,8 @@
 """Stage 3 on video: swap every frame, keep the sound, and keep the face from jittering.
 
 Frames stream through in small batches: a thread decodes ahead, each batch's faces go
-through the model in one call, and ffmpeg (shipped by imageio-ffmpeg) encodes the result
-while the next batch is worked on. Memory does not grow with the video's length.
+through the model in one call, and FFmpeg's H.264 encoder (through PyAV, `videoio`) works on
+its own threads while the next batch is swapped. Memory does not grow with the video's length.
 
 Landmarks found independently in each frame wobble by a pixel or two, which makes a
 swapped face shimmer. We smooth them over time with an exponential moving average per
@@ -10,8 +10,8 @@ face track, and restart the tracks at scene cuts, where smoothing would drag a f
 across the cut.
 
 Example:
-    >>> from swapface import model, video
-    >>> net = model.load("weights")
+    >>> from swapface import saving, video
+    >>> net = saving.load("weights")
     >>> report = video.convert_video("data/video/obama_silent_b.mp4", "out.mp4", net, to="trump", progress=False)
     >>> report.frames, report.faces, report.audio
     (29, 29, True)
@@ -19,23 +19,16 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
-import signal
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import faces, media, model as models, provenance, swap
+from swapface import faces, media, model as models, provenance, swap, videoio
 
 log = logging.getLogger(__name__)
 
@@ -142,85 +135,6 @@ class FaceTracker:
         return [track.landmarks.copy() for track in self.tracks]
 
 
-def probe_audio(path: str | Path) -> float | None:
-    """Duration in seconds of the first audio track of a media file, or None if it has none."""
-    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path), "-map", "0:a:0",
-                             "-c", "copy", "-f", "null", "-"], capture_output=True, text=True)
-    if result.returncode != 0 or "Audio:" not in result.stderr:
-        return None
-    times = re.findall(r"time=(\d+):(\d+):(\d+\.\d+)", result.stderr)
-    if not times:
-        return None
-    hours, minutes, seconds = times[-1]
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-
-
-def read_tag(path: str | Path) -> str | None:
-    """The `comment` metadata tag of a media file (our synthetic label), or None."""
-    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-                            capture_output=True, text=True)
-    match = re.search(r"^\s*comment\s*:\s*(.+)$", result.stderr, re.MULTILINE)
-    return match.group(1).strip() if match else None
-
-
-class Encoder:
-    """ffmpeg turning uint8 BGR frames into an H.264 mp4, with the source's audio copied.
-
-    We run ffmpeg ourselves, not through imageio-ffmpeg's writer, to see its exit status: a
-    full disk then fails the conversion instead of leaving an mp4 without its index (moov)
-    that reports success. Its messages go to a temporary file, quoted in the error.
-    """
-
-    def __init__(self, path: Path, size: tuple[int, int], fps: float, audio_from: Path | None, crf: int,
-                 name: Path | None = None):
-        self.name = name or path  # the file the user asked for, in messages (`path` may be a temporary)
-        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-                   "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{size[0]}x{size[1]}",
-                   "-r", str(Fraction(fps).limit_denominator(1001)), "-i", "-"]
-        if audio_from is not None:
-            command += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "copy"]
-        command += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(crf), "-preset", "veryfast",
-                    *provenance.video_metadata(), "-f", "mp4", str(path)]
-        self.messages = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                        stderr=self.messages)
-
-    def send(self, frame: np.ndarray) -> None:
-        try:
-            self.process.stdin.write(np.ascontiguousarray(frame).data)
-        except OSError:  # ffmpeg died (e.g. a full disk): its exit status and message say why
-            self.process.stdin = None
-            raise self._failure(self.process.wait()) from None
-
-    def close(self) -> None:
-        """Finish the file; OSError naming it if ffmpeg failed."""
-        if self.process.stdin is not None:
-            try:
-                self.process.stdin.close()
-            except OSError:
-                pass  # ffmpeg already gone: the exit status tells
-        status = self.process.wait()
-        if status != 0:
-            raise self._failure(status)
-        self.messages.close()
-
-    def abort(self) -> None:
-        """Stop ffmpeg at once (the caller deletes the partial file)."""
-        self.process.kill()
-        self.process.wait()
-        self.messages.close()
-
-    def _failure(self, status: int) -> OSError:
-        self.messages.seek(0)
-        lines = [line.strip() for line in self.messages.read().decode(errors="replace").splitlines() if line.strip()]
-        self.messages.close()
-        why = lines[-1] if lines else "no message"
-        if status < 0:  # killed: SIGXFSZ is what a file size limit or some full disks send
-            with contextlib.suppress(ValueError):
-                why = f"killed by {signal.Signals(-status).name}" + (f"; {why}" if lines else "")
-        return OSError(f"{self.name}: ffmpeg could not write the video (exit status {status}): {why}")
-
-
 def _batches(frames, size: int):
     """Lists of up to `size` (seconds, frame) pairs from (index, seconds, frame) triples."""
     batch = []
@@ -284,18 +198,17 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
     Same size (padded to even sides, which H.264 needs, and said so in `notes`), same
     timing (each frame at its own timestamp, at the source's frame rate), its audio track
     copied, labelled synthetic. Raises MediaError for an unreadable or empty video, and
-    OSError if ffmpeg fails (a full disk). The output is written to a temporary name and
-    renamed only once ffmpeg has succeeded, so a failed run leaves no half file.
+    OSError if the video cannot be written (a full disk). The output is written to a temporary name and
+    renamed only once it is complete, so a failed run leaves no half file.
     """
     source, output = Path(source), Path(output)
-    info = media.video_info(source)
+    info = videoio.video_info(source)
     if info.fps <= 0:
         raise media.MediaError(source, "video reports no frame rate")
-    audio = probe_audio(source)
     width = info.width * (2 if video_settings.side_by_side else 1)
     padded = even_size(width, info.height)
     partial = output.with_name(f".{output.stem}.partial{output.suffix}")
-    report = VideoReport(output=output, fps=info.fps, audio=audio is not None)
+    report = VideoReport(output=output, fps=info.fps, audio=info.audio is not None)
     if padded != (width, info.height):
         # Padding keeps every pixel where it was; a resize (imageio's way) blurs them all.
         report.notes.append(f"padded {width}x{info.height} to {padded[0]}x{padded[1]} "
@@ -304,10 +217,11 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
     timeline = ConstantRate(info.fps)
     size = net.settings.image_size
     start = time.perf_counter()
-    encoder = Encoder(partial, padded, info.fps, source if audio else None, video_settings.crf, name=output)
+    encoder = videoio.VideoWriter(partial, padded, info.fps, source if info.audio else None, video_settings.crf,
+                                  tags=provenance.video_tags(), name=output)
     bar = tqdm(total=info.frames or None, unit="frame", desc="convert", disable=not progress)
     try:
-        for batch in _batches(media.prefetch(media.iter_timed_frames(source)), video_settings.batch):
+        for batch in _batches(media.prefetch(videoio.iter_timed_frames(source)), video_settings.batch):
             frames = [frame for _, frame in batch]
             jobs = []
             for index, frame in enumerate(frames):

@@ -95,3 +95,25 @@ def vfr_clip(tmp_path_factory) -> tuple[Path, list[float]]:
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "12", "-c:a", "aac", "-shortest", str(path)],
                    check=True)
     return path, VFR_TIMES
+
+
+@pytest.fixture
+def small_disk():
+    """`with small_disk(bytes):` files written meanwhile stop growing at that size, as on a full disk.
+
+    RLIMIT_FSIZE applies to root too; Python ignores SIGXFSZ, so the write fails with
+    EFBIG ("File too large") instead of killing the process.
+    """
+    import contextlib
+    import resource
+
+    @contextlib.contextmanager
+    def limited(size: int):
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, hard))
+        try:
+            yield
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+    return limited

@@ -17,7 +17,7 @@ from keras import ops
 import pytest
 
 from swapface import checkpoints, cli, train
-from swapface import model as sm
+from swapface import model as sm, saving
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = train.TrainSettings(preset="tiny", batch_size=4, iterations=3, save_every=2, workers=0, preview_faces=2,
@@ -76,7 +76,7 @@ def test_a_copy_made_with_symlinks_followed_resumes(aligned, trained, tmp_path):
     assert (copy / "latest").is_symlink() and checkpoints.load_state(copy)["iteration"] == 4
     assert (copy / "config.json").is_symlink()  # the stale copies became links to the new checkpoint
     assert sorted(p.name for p in (copy / "checkpoints").iterdir()) == ["00000004"]
-    assert sm.load(copy).settings.name == "tiny"
+    assert saving.load(copy).settings.name == "tiny"
 
 
 def test_missing_latest_falls_back_to_the_newest_complete_snapshot(trained, tmp_path):
@@ -139,7 +139,7 @@ def test_failed_checkpoint_keeps_the_previous_one(aligned, tmp_path, monkeypatch
     with pytest.raises(OSError, match="half-way"):
         train.train(*aligned, tmp_path / "m", dataclasses.replace(SETTINGS, iterations=4), progress=False)
     assert checkpoints.load_state(tmp_path / "m")["iteration"] == 2
-    assert sm.load(tmp_path / "m").settings.name == "tiny"
+    assert saving.load(tmp_path / "m").settings.name == "tiny"
     monkeypatch.undo()
     history = train.train(*aligned, tmp_path / "m", dataclasses.replace(SETTINGS, iterations=4), progress=False)
     assert len(history["a"]) == 4
@@ -153,7 +153,7 @@ def test_saving_the_same_iteration_twice_never_touches_the_live_snapshot(tmp_pat
     second = checkpoints.save_checkpoint(tiny, tmp_path / "m", state)
     assert first.name == "00000001" and second.name == "00000001-1"
     assert checkpoints.latest_checkpoint(tmp_path / "m") == second.resolve() and not first.exists()
-    assert sm.load(tmp_path / "m").settings.name == "tiny"
+    assert saving.load(tmp_path / "m").settings.name == "tiny"
 
 
 def test_a_second_trainer_on_the_same_folder_is_refused(aligned, tmp_path):
@@ -195,7 +195,7 @@ def test_sigkilled_training_resumes_where_its_checkpoint_was(aligned, tmp_path):
     done = saved["iteration"]
     assert done >= 2 and len(saved["losses"]["a"]) == done
     assert f"{done:08d}" in str((model_dir / "latest").resolve())  # the last complete snapshot
-    assert sm.load(model_dir).settings.name == "tiny"  # whatever the kill interrupted
+    assert saving.load(model_dir).settings.name == "tiny"  # whatever the kill interrupted
     rerun = subprocess.run([*command, "--iterations", str(done + 2)], cwd=ROOT, capture_output=True,
                            text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stderr

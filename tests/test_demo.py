@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from swapface import checkpoints, cli, extract, media, model, provenance, train, video
+from swapface import checkpoints, cli, extract, media, provenance, saving, train, videoio
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
@@ -17,7 +17,7 @@ def test_bundled_weights_are_small_and_name_the_people():
     assert config["names"] == {"a": "obama", "b": "trump"}
     size = sum(p.stat().st_size for p in WEIGHTS.iterdir() if p.is_file())
     assert size <= 30 * 2**20
-    net = model.load(WEIGHTS)
+    net = saving.load(WEIGHTS)
     assert net.names == ("obama", "trump")
 
 
@@ -32,8 +32,8 @@ def test_demo_swaps_both_ways_and_the_clip(tmp_path, capsys):
         assert before_after.shape == (480, 2 * 854, 3)  # before | after
         assert provenance.read_label(written[0]) == provenance.LABEL
     clip = tmp_path / "video" / "obama_silent_b.mp4"
-    assert media.video_info(clip).frames == media.video_info(ROOT / "data/video/obama_silent_b.mp4").frames
-    assert video.read_tag(clip) == provenance.LABEL and str(clip) in out
+    assert videoio.video_info(clip).frames == videoio.video_info(ROOT / "data/video/obama_silent_b.mp4").frames
+    assert videoio.read_tag(clip) == provenance.LABEL and str(clip) in out
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from swapface import checkpoints, devices, train
-from swapface import model as sm
+from swapface import saving
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = train.TrainSettings(preset="tiny", batch_size=4, iterations=3, save_every=2, workers=0, preview_faces=2,
@@ -23,7 +23,7 @@ TINY = train.TrainSettings(preset="tiny", batch_size=4, iterations=3, save_every
 WORKER = """
 import sys, json, numpy as np
 from swapface import train
-from swapface import model as sm
+from swapface import model as sm, saving
 faces_a, faces_b, model_dir, iterations, out = sys.argv[1:6]
 settings = train.TrainSettings(preset="tiny", batch_size=4, iterations=int(iterations), save_every=2, workers=0,
                                distribute=True, preview_faces=2, precision="float32")
@@ -84,7 +84,7 @@ def test_two_worker_cluster_keeps_equal_weights_and_only_the_chief_writes(aligne
     for step in resumed[0]["weights"]:
         np.testing.assert_allclose(resumed[0]["weights"][step], resumed[1]["weights"][step], rtol=1e-6)
     assert checkpoints.load_state(model_dir)["iteration"] == 4
-    saved = sm.load(model_dir)
+    saved = saving.load(model_dir)
     chief = [np.asarray(w).astype(np.float64).sum() for w in saved.encoder.weights + saved.decoder_b.weights]
     np.testing.assert_allclose(chief, resumed[0]["weights"]["4"], rtol=1e-6)
 
@@ -113,7 +113,7 @@ def test_mirrored_strategy_on_two_logical_cpus(aligned, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "replicas 2" in result.stdout and "steps 3 True" in result.stdout
     assert checkpoints.load_state(tmp_path / "m")["iteration"] == 3
-    assert sm.load(tmp_path / "m").settings.name == "tiny"
+    assert saving.load(tmp_path / "m").settings.name == "tiny"
 
 
 def test_mixed_precision_picks_the_fastest_policy_and_restores_it(aligned, tmp_path, caplog):
@@ -135,4 +135,4 @@ def test_mixed_precision_picks_the_fastest_policy_and_restores_it(aligned, tmp_p
     assert f"training in {chosen}" in caplog.text
     assert keras.mixed_precision.global_policy().name == "float32"
     assert np.isfinite(history["a"][0])
-    assert sm.load(tmp_path / "m").encoder.weights[0].dtype == "float32"  # weights stay float32
+    assert saving.load(tmp_path / "m").encoder.weights[0].dtype == "float32"  # weights stay float32

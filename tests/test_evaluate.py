@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, evaluate, faces, media, model, provenance, swap, warp
+from swapface import cli, evaluate, faces, media, model, provenance, saving, swap, videoio, warp
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_mirrored_face_has_opposite_yaw(data_dir):
 
 
 def test_flicker_ratio_is_one_for_an_unchanged_video_and_grows_with_noise(data_dir):
-    frames = [frame for index, frame in media.iter_frames(data_dir / "video" / "obama_silent_b.mp4") if index < 4]
+    frames = [frame for index, frame in videoio.iter_frames(data_dir / "video" / "obama_silent_b.mp4") if index < 4]
     masks = [faces.hull_mask(f.shape, [evaluate.largest_face(f).landmarks]).astype(bool) for f in frames]
     assert all(m.sum() > 10_000 for m in masks)
     assert evaluate.flicker_ratio(frames, [f.copy() for f in frames], masks)["flicker_ratio"] == 1
@@ -119,7 +119,7 @@ def test_identity_check_gives_a_share_per_direction(tiny, data_dir, refs):
 
 
 def test_cli_writes_metrics_and_report(tiny, data_dir, tmp_path, capsys):
-    model.save(tiny, tmp_path / "model")
+    saving.save(tiny, tmp_path / "model")
     rc = cli.main(["evaluate", "-m", str(tmp_path / "model"),
                    "--a", str(data_dir / "obama" / "c000_f00040.jpg"),
                    "--b", str(data_dir / "trump" / "c006_f00074.jpg"),
@@ -149,7 +149,7 @@ def test_report_is_strict_json(tmp_path):
 
 
 def test_report_folder_may_not_be_an_input_folder(tiny, data_dir, tmp_path, capsys):
-    model.save(tiny, tmp_path / "model")
+    saving.save(tiny, tmp_path / "model")
     held_out = tmp_path / "held_out"
     shutil.copytree(data_dir / "obama", held_out)
     shutil.copy(data_dir / "obama" / "c000_f00000.jpg", held_out / "report.png")  # a frame named like the report
@@ -162,7 +162,7 @@ def test_report_folder_may_not_be_an_input_folder(tiny, data_dir, tmp_path, caps
 
 
 def test_an_unreadable_held_out_frame_is_skipped_and_reported(tiny, data_dir, tmp_path, capsys):
-    model.save(tiny, tmp_path / "model")
+    saving.save(tiny, tmp_path / "model")
     frames = tmp_path / "frames"
     shutil.copytree(data_dir / "obama", frames)
     (frames / "c000_f00010.jpg").write_bytes(b"")  # evaluated (even position)
@@ -178,7 +178,7 @@ def test_an_unreadable_held_out_frame_is_skipped_and_reported(tiny, data_dir, tm
 
 
 def test_report_png_is_labelled_synthetic(tiny, data_dir, tmp_path):
-    model.save(tiny, tmp_path / "model")
+    saving.save(tiny, tmp_path / "model")
     assert cli.main(["evaluate", "-m", str(tmp_path / "model"), "--a", str(data_dir / "obama"),
                      "--b", str(data_dir / "trump"), "-o", str(tmp_path / "eval")]) == 0
     report = tmp_path / "eval" / "report.png"

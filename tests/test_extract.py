@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, media
+from swapface import cli, extract, faces, media, videoio
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_alignments_file_reproduces_the_crops(data_dir, tmp_path):
 
 def test_video_every_nth_frame_streams_with_frame_numbers(data_dir, tmp_path):
     clip = data_dir / "video" / "obama_silent_b.mp4"
-    info = media.video_info(clip)
+    info = videoio.video_info(clip)
     report = extract.extract([clip], tmp_path, extract.ExtractSettings(every=10), progress=False)
     assert report.frames_read == -(-info.frames // 10)
     frames = [r["frame"] for r in json.loads((tmp_path / "alignments.json").read_text())["faces"]]

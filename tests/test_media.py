@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from swapface import extract, faces, media
+from swapface import extract, faces, media, videoio
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_fifo_input_is_skipped_not_waited_on(tmp_path, name, obama_frame):
     fifo = tmp_path / name
     os.mkfifo(fifo)
     with pytest.raises(media.MediaError, match="not a regular file \\(a FIFO\\)"):
-        _within(10, lambda: media.read_image(fifo) if name.endswith(".jpg") else media.video_info(fifo))
+        _within(10, lambda: media.read_image(fifo) if name.endswith(".jpg") else videoio.video_info(fifo))
     report = _within(20, lambda: extract.extract([fifo, obama_frame], tmp_path / "faces", progress=False))
     assert report.faces_kept == 1 and report.skipped == [(str(fifo), "not a regular file (a FIFO)")]
 
@@ -103,6 +103,6 @@ def test_character_device_is_not_read_forever(tmp_path):
 
 def test_timed_frames_follow_a_variable_frame_rate(vfr_clip):
     path, times = vfr_clip
-    seen = [(index, seconds) for index, seconds, _ in media.iter_timed_frames(path)]
+    seen = [(index, seconds) for index, seconds, _ in videoio.iter_timed_frames(path)]
     assert [index for index, _ in seen] == list(range(len(times)))
     assert np.allclose([seconds for _, seconds in seen], times, atol=0.021)  # one tick of its 50 Hz time base

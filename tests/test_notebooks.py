@@ -59,10 +59,10 @@ def make_tiny_model(tmp: Path) -> None:
     """An untrained tiny model of "obama" and "trump" in tmp/model, for notebooks that load one."""
     import keras
 
-    from swapface import model
+    from swapface import model, saving
 
     keras.utils.set_random_seed(0)
-    model.save(model.build("tiny"), tmp / "model", names=("obama", "trump"))
+    saving.save(model.build("tiny"), tmp / "model", names=("obama", "trump"))
 
 
 def make_earlier_run(tmp: Path) -> None:
@@ -76,13 +76,13 @@ GREY_STD = 2.0  # per-face pixel std (0-255) of a flat square is 0; a drawn face
 def check_training(tmp: Path) -> None:
     import numpy as np
 
-    from swapface import batches, checkpoints, evaluate, model, train
+    from swapface import batches, checkpoints, evaluate, model, saving, train
 
     params = NOTEBOOKS["2_train.ipynb"]
     for person in ("obama", "trump"):  # extracted by the notebook itself
         assert len(_aligned_faces(tmp / "faces" / person)) == len(list((ROOT / "data" / person).glob("*.jpg")))
     earlier = tmp / "models" / "earlier"
-    assert model.read_config(earlier / "model")["preset"] == "tiny" and sorted(earlier.iterdir()) == [earlier / "model"]
+    assert saving.read_config(earlier / "model")["preset"] == "tiny" and sorted(earlier.iterdir()) == [earlier / "model"]
     runs = [folder for folder in (tmp / "models").iterdir() if folder != earlier]
     assert len(runs) == 1, runs  # one fresh folder for this run, nothing resumed or overwritten
     run = runs[0]
@@ -92,7 +92,7 @@ def check_training(tmp: Path) -> None:
     continued = checkpoints.load_state(run / "continued")
     assert continued["iteration"] == params["CONTINUE"] and continued["pretrained"] == params["PRETRAINED"]
     assert (run / "continued" / train.PREVIEW_FILE).stat().st_size > 1000
-    net = model.load(run / "continued")
+    net = saving.load(run / "continued")
     for side, person in zip("ab", ("obama", "trump")):
         inputs = evaluate.model_view(net, batches.load_faces(tmp / "faces" / person)[:4], tmp / "faces" / person)
         drawn = model.encode_decode(net, inputs, side)
@@ -110,21 +110,21 @@ def check_training(tmp: Path) -> None:
 
     # 3. transfer: from a different pair's weights (the bundled pair with the roles swapped), encoder frozen a while
     transfer = checkpoints.load_state(run / "transfer")
-    donor = model.read_config(pretrained)["names"]
+    donor = saving.read_config(pretrained)["names"]
     assert transfer["pretrained"] == params["PRETRAINED"] and transfer["iteration"] == params["ITERATIONS"]
     assert transfer["names"] == [donor["b"], donor["a"]] != [donor["a"], donor["b"]]
     assert transfer["frozen_until"] == params["ITERATIONS"] // 4
 
 
 def check_prediction(tmp: Path) -> None:
-    from swapface import media, provenance, video
+    from swapface import media, provenance, videoio
 
     clip, swapped = ROOT / "data" / "video" / "obama_silent_b.mp4", tmp / "out" / "obama_silent_b.mp4"
-    counts = [sum(1 for _ in media.iter_frames(path)) for path in (clip, swapped)]
+    counts = [sum(1 for _ in videoio.iter_frames(path)) for path in (clip, swapped)]
     assert counts[0] == counts[1] > 1, counts  # every frame converted, none dropped or doubled
-    before, after = media.video_info(clip), media.video_info(swapped)
+    before, after = videoio.video_info(clip), videoio.video_info(swapped)
     assert (after.width, after.height) == (before.width, before.height)
-    assert video.read_tag(swapped) == provenance.LABEL
+    assert videoio.read_tag(swapped) == provenance.LABEL
     frame, image = ROOT / "data" / "trump" / "c006_f00070.jpg", tmp / "out" / "c006_f00070.jpg"
     assert provenance.read_label(image) == provenance.LABEL
     assert media.read_image(image).shape == media.read_image(frame).shape
@@ -132,7 +132,7 @@ def check_prediction(tmp: Path) -> None:
 
 
 def check_evaluation(tmp: Path) -> None:
-    from swapface import evaluate, media
+    from swapface import evaluate, videoio
 
     metrics = json.loads((tmp / "evaluate" / "metrics.json").read_text())  # strict JSON: no NaN
     half = NOTEBOOKS["4_evaluate.ipynb"]["FRAMES"] // 2  # FRAMES reached the notebook: half swapped, half refs
@@ -146,7 +146,7 @@ def check_evaluation(tmp: Path) -> None:
         assert 0 <= r["ceiling"]["recognised"] <= 1
     for side in "ab":
         assert metrics["reconstruction"][side]["faces"] == half and -1 <= metrics["reconstruction"][side]["ssim"] <= 1
-    frames = media.video_info(ROOT / "data" / "video" / "obama_silent_b.mp4").frames
+    frames = videoio.video_info(ROOT / "data" / "video" / "obama_silent_b.mp4").frames
     for key in ("video", "video_unsmoothed"):  # smoothing on and off, every frame of the clip
         assert metrics[key]["frames"] == frames and metrics[key]["flicker_ratio"] > 0
     ablation = metrics["color_ablation"]
@@ -274,7 +274,7 @@ def test_quiet_import_silences_tensorflow():
     import sys
 
     script = ("from swapface import quiet; quiet.import_keras()\n"
-              "import numpy as np; from swapface import losses, model, train\n"
+              "import numpy as np; from swapface import losses, model, saving, train\n"
               "net = model.build('tiny'); losses.compile_model([net.autoencoder_a, net.autoencoder_b], train.RECIPE_LOSS)\n"
               "x = np.random.rand(2, 64, 64, 3).astype('float32'); w = np.random.rand(2, 64, 64, 4).astype('float32')\n"
               "net.autoencoder_a.train_on_batch(x, w); import os; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")

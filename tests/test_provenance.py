@@ -4,7 +4,7 @@ formats too (IPTC digital source type in XMP, a signed C2PA manifest), as other 
 import numpy as np
 import pytest
 
-from swapface import figures, media, model, provenance, video
+from swapface import figures, media, model, provenance, video, videoio
 
 SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 
@@ -50,10 +50,10 @@ def test_converted_video_carries_xmp_and_c2pa(data_dir, tmp_path):
     out = tmp_path / "clip.mp4"
     net = model.build("tiny")
     video.convert_video(data_dir / "video" / "obama_silent_b.mp4", out, net, "b", progress=False)
-    assert video.read_tag(out) == provenance.LABEL
+    assert videoio.read_tag(out) == provenance.LABEL
     assert provenance.digital_source_type(out) == SOURCE_TYPE
     _assert_c2pa(out)
-    assert sum(1 for _ in media.iter_frames(out)) == media.video_info(data_dir / "video" / "obama_silent_b.mp4").frames
+    assert sum(1 for _ in videoio.iter_frames(out)) == videoio.video_info(data_dir / "video" / "obama_silent_b.mp4").frames
 
 
 def test_preview_figure_png_is_labelled_and_a_loss_plot_is_not(tmp_path):

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, media, model, provenance, swap
+from swapface import cli, extract, faces, media, model, provenance, saving, swap
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_cli_full_disk_and_unwritable_output_are_one_line(data_dir, tmp_path, mo
 
 
 def test_cli_wrong_preset_and_missing_model_are_clear(tmp_path, data_dir, capsys):
-    model.save(model.build("tiny"), tmp_path / "tiny")
+    saving.save(model.build("tiny"), tmp_path / "tiny")
     for person in ("obama", "trump"):
         extract.extract([data_dir / person], tmp_path / person, progress=False)
     code = cli.main(["train", str(tmp_path / "obama"), str(tmp_path / "trump"), "-m", str(tmp_path / "new"),
@@ -121,7 +121,7 @@ def test_cli_wrong_preset_and_missing_model_are_clear(tmp_path, data_dir, capsys
 
 def test_cli_zero_length_video_and_faceless_image(tmp_path, capsys):
     net = model.build("tiny")
-    model.save(net, tmp_path / "m", names=("obama", "trump"))
+    saving.save(net, tmp_path / "m", names=("obama", "trump"))
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "empty.mp4").write_bytes(b"")
     media.write_image(tmp_path / "in" / "wall.png", np.full((200, 200, 3), 90, np.uint8))
@@ -217,7 +217,7 @@ def _inputs(folder):
 def test_hostile_folder_through_extract_convert_diagnose_and_evaluate(hostile, tmp_path, capsys):
     folder, good = hostile
     net = model.build("tiny")
-    model.save(net, tmp_path / "tiny", names=("obama", "trump"))
+    saving.save(net, tmp_path / "tiny", names=("obama", "trump"))
 
     # extract: every good face kept, the summary equal to the files on disk
     code, out, _ = _run(["extract", *_inputs(folder), "-o", tmp_path / "faces", "--every", "10"], capsys)

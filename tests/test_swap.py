@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import convert, faces, media, model, provenance, swap, video
+from swapface import convert, faces, media, model, provenance, swap, video, videoio
 
 
 @pytest.fixture(scope="module")
@@ -156,12 +156,12 @@ def test_images_are_labelled_synthetic(tmp_path, frame):
 def test_bundled_clip_keeps_frames_rate_and_sound(tiny, data_dir, tmp_path):
     clip = data_dir / "video" / "obama_silent_b.mp4"
     report = video.convert_video(clip, tmp_path / "out.mp4", tiny, "trump", progress=False)
-    src, out = media.video_info(clip), media.video_info(tmp_path / "out.mp4")
+    src, out = videoio.video_info(clip), videoio.video_info(tmp_path / "out.mp4")
     assert report.frames == src.frames == out.frames
     assert abs(out.fps - src.fps) < 0.01 and (out.width, out.height) == (src.width, src.height)
     assert report.faces >= 0.9 * report.frames
-    assert abs(video.probe_audio(tmp_path / "out.mp4") - video.probe_audio(clip)) <= 0.1
-    assert video.read_tag(tmp_path / "out.mp4") == provenance.LABEL
+    assert abs(videoio.audio_seconds(tmp_path / "out.mp4") - videoio.audio_seconds(clip)) <= 0.1
+    assert videoio.read_tag(tmp_path / "out.mp4") == provenance.LABEL
     assert not list(tmp_path.glob(".*partial*"))
 
 
@@ -170,7 +170,7 @@ def test_tracking_follows_the_detector_closely(data_dir):
     clip = data_dir / "video" / "obama_silent_b.mp4"
     tracked = video.FaceTracker(video.VideoSettings(detect_every=8, smooth=0))
     errors = []
-    for _, frame in media.iter_frames(clip):
+    for _, frame in videoio.iter_frames(clip):
         points = tracked.step(frame)
         fresh = faces.find_faces(frame)
         if points and fresh:
@@ -183,7 +183,7 @@ def test_smoothing_reduces_jitter(data_dir):
 
     def jitter(smooth):
         tracker = video.FaceTracker(video.VideoSettings(smooth=smooth))
-        tracks = [tracker.step(frame)[0] for _, frame in media.iter_frames(clip)]
+        tracks = [tracker.step(frame)[0] for _, frame in videoio.iter_frames(clip)]
         steps = np.diff(np.stack(tracks), n=2, axis=0)  # acceleration: jitter, not motion
         return np.abs(steps).mean()
 

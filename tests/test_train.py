@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from swapface import batches, checkpoints, media, train
-from swapface import model as sm
+from swapface import model as sm, saving
 
 ROOT = Path(__file__).resolve().parents[1]
 # Keras' save_weights trips NumPy 2's __array__(copy=) deprecation once per weight: noise here.
@@ -46,7 +46,7 @@ def test_checkpoint_round_trip_and_exact_resume(aligned, tmp_path):
     state = checkpoints.load_state(tmp_path / "m")
     assert state["iteration"] == 3 and state["losses"] == first and state["names"] == ["obama", "trump"]
     assert [p.name for p in (tmp_path / "m" / checkpoints.CHECKPOINTS).iterdir()] == ["00000003"]
-    loaded = sm.load(tmp_path / "m")  # MODEL_DIR itself loads: its files link to the latest checkpoint
+    loaded = saving.load(tmp_path / "m")  # MODEL_DIR itself loads: its files link to the latest checkpoint
     assert loaded.names == ("obama", "trump") and loaded.settings.name == "tiny"
     for figure in (train.PREVIEW_FILE, train.LOSS_FILE):
         assert media.read_image(tmp_path / "m" / figure).shape[2] == 3
@@ -70,18 +70,18 @@ def test_checkpoint_round_trip_and_exact_resume(aligned, tmp_path):
 
 def test_pretrained_encoder_stays_frozen_then_learns(aligned, tmp_path):
     pretrained = sm.build("tiny")
-    sm.save(pretrained, tmp_path / "pre", names=("x", "y"))
+    saving.save(pretrained, tmp_path / "pre", names=("x", "y"))
     encoder, decoder = _weights(pretrained.encoder), _weights(pretrained.decoder_a)
     settings = dataclasses.replace(TINY, freeze_encoder_for=3, save_every=3)
     train.train(*aligned, tmp_path / "m", settings, pretrained=tmp_path / "pre", progress=False)
-    frozen = sm.load(tmp_path / "m")
+    frozen = saving.load(tmp_path / "m")
     assert frozen.names == ("obama", "trump")
     assert _same(_weights(frozen.encoder), encoder)
     assert not _same(_weights(frozen.decoder_a), decoder)
     assert checkpoints.load_state(tmp_path / "m")["frozen_until"] == 3
 
     train.train(*aligned, tmp_path / "m", dataclasses.replace(settings, iterations=5), progress=False)
-    assert not _same(_weights(sm.load(tmp_path / "m").encoder), encoder)
+    assert not _same(_weights(saving.load(tmp_path / "m").encoder), encoder)
 
 
 @pytest.mark.slow
@@ -113,7 +113,7 @@ def test_learned_mask_trains_and_blends(aligned, tmp_path, data_dir):
     settings = dataclasses.replace(TINY, learned_mask=True, iterations=2)
     history = train.train(*aligned, tmp_path / "m", settings, progress=False)
     assert all(np.isfinite(history[side]).all() for side in "ab")
-    net = sm.load(tmp_path / "m")
+    net = saving.load(tmp_path / "m")
     assert net.settings.learned_mask and net.decoder_a.output_shape == (None, 64, 64, 4)
     frame = media.read_image(data_dir / "trump" / "c006_f00070.jpg")
     out = swap.swap_frames([frame], net, "a", swap.SwapSettings(mask="learned"))[0]
@@ -126,6 +126,6 @@ def test_learned_mask_trains_and_blends(aligned, tmp_path, data_dir):
 def test_a_128_px_preset_trains_at_its_own_size(aligned, tmp_path):
     settings = dataclasses.replace(TINY, preset="lite128", iterations=1, batch_size=2)
     train.train(*aligned, tmp_path / "m", settings, progress=False)
-    net = sm.load(tmp_path / "m")
+    net = saving.load(tmp_path / "m")
     assert net.settings.image_size == 128 and net.settings.coverage == train.DEFAULT_COVERAGE
     assert media.read_image(tmp_path / "m" / train.PREVIEW_FILE).shape[0] > 100

@@ -22,10 +22,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 def measure(model_dir: Path, hours: float) -> dict:
     from identity_check import held_out, references
 
-    from swapface import checkpoints, evaluate, model
+    from swapface import checkpoints, evaluate, saving
 
-    net = model.load(model_dir)
-    extra = model.read_config(model_dir)["extra"]
+    net = saving.load(model_dir)
+    extra = saving.read_config(model_dir)["extra"]
     state = checkpoints.load_state(model_dir) or {"iteration": extra.get("iteration", extra.get("iterations"))}
     refs = {person: evaluate.reference_set(references(person)) for person in ("obama", "trump")}
     result = evaluate.identity_check(net, held_out("obama"), held_out("trump"), refs["obama"], refs["trump"])

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from swapface import evaluate, extract, faces, figures, media, model, provenance, swap, train, video, warp
+from swapface import evaluate, extract, faces, figures, media, model, provenance, saving, swap, train, video, videoio, warp
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 256  # side of each face crop: eyes and mouth can be judged at this size
@@ -41,7 +41,7 @@ def clip_frames(net: model.FaceSwapModel, clip: Path, to: str, every: int = 2) -
     tracker = video.FaceTracker(video.VideoSettings(), swap.SwapSettings().faces)
     size, coverage = net.settings.image_size, net.settings.coverage
     out, matrix = [], None
-    for index, frame in media.iter_frames(clip):
+    for index, frame in videoio.iter_frames(clip):
         points = tracker.step(frame)
         jobs = [swap.FaceJob(0, p, swap.input_matrix(p, size, coverage)) for p in points]
         swapped = swap.swap_frames([frame], net, to, jobs=jobs)[0]
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
     parser.add_argument("--out", type=Path, default=ROOT / "image")
     args = parser.parse_args()
-    net = model.load(args.weights)
+    net = saving.load(args.weights)
     args.out.mkdir(parents=True, exist_ok=True)
     provenance.write_image(args.out / "gallery.jpg", gallery(net, ROOT / "data"), quality=90)
     frames = [Image.fromarray(f) for f in clip_frames(net, ROOT / "data" / "video" / "obama_silent_b.mp4",

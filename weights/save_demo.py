@@ -1,6 +1,6 @@
 """Save a training run's latest checkpoint as the bundled demo weights, with how it was made.
 
-    python weights/save_demo.py MODEL_DIR [--out weights] [--earlier-steps 10010]
+    python weights/save_demo.py MODEL_DIR [--out weights] [--earlier-steps 10010] [--trained-by SCRIPT]
 
 `--earlier-steps`: steps of the weights the run started from (`--pretrained`), so the
 config says how many steps the bundle holds in all.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from swapface import checkpoints, model
+from swapface import checkpoints, saving
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,13 +21,14 @@ def main() -> None:
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "weights")
     parser.add_argument("--earlier-steps", type=int, default=10_010)
+    parser.add_argument("--trained-by", default="weights/train_demo.sh", help="the script that reproduces them")
     args = parser.parse_args()
     state = checkpoints.load_state(args.model_dir)
-    net = model.load(args.model_dir)
+    net = saving.load(args.model_dir)
     extra = {"iterations": args.earlier_steps + state["iteration"], "stage_2_steps": state["iteration"],
              "batch_size": state["batch_size"], "preset": net.settings.name, "loss": state.get("loss"),
-             "pretrained": state.get("pretrained"), "trained_by": "weights/train_demo.sh"}
-    model.save(net, args.out, extra=extra)
+             "pretrained": state.get("pretrained"), "trained_by": args.trained_by}
+    saving.save(net, args.out, extra=extra)
     print(f"{args.out}: {net.settings.name}, {extra['iterations']} steps in all")
 
 
