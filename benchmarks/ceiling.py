@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from swapface import evaluate, media, model, swap
+from swapface import evaluate, faces, media, metrics, model, swap
 
 sys.path.insert(0, str(Path(__file__).parent))
 from identity_check import held_out, references  # noqa: E402
@@ -36,12 +36,12 @@ def main() -> None:
     parser.add_argument("--images", type=Path, help="write the first pasted frame of each variant here")
     args = parser.parse_args()
     frames = {person: (held_out(person), references(person)) for person in ("obama", "trump")}
-    refs = {person: evaluate.reference_set(frames[person][1]) for person in frames}
-    radius = {person: evaluate.recognition_radius(refs[person]) for person in refs}
+    refs = {person: metrics.reference_set(frames[person][1]) for person in frames}
+    radius = {person: metrics.recognition_radius(refs[person]) for person in refs}
     inputs = {}
     for person in frames:
         images = [media.read_image(p) for p in frames[person][0]]
-        found = [(image, evaluate.largest_face(image)) for image in images]
+        found = [(image, faces.largest_face(image)) for image in images]
         inputs[person] = [(image, face.landmarks) for image, face in found if face is not None]
     print(f"radius obama {radius['obama']:.3f}, trump {radius['trump']:.3f}")
     print("| coverage | mask | forehead | obama->trump recognised | nearer | median to target | "

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from swapface import evaluate, media, saving
+from swapface import evaluate, media, metrics, saving
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "whitehouse"
@@ -79,8 +79,8 @@ def main() -> None:
     for side, person in zip("ab", (a, b)):
         if refs[side] is None:
             refs[side] = references(person)
-    result = evaluate.identity_check(net, frames["a"], frames["b"], evaluate.reference_set(refs["a"]),
-                                     evaluate.reference_set(refs["b"]))
+    result = evaluate.identity_check(net, frames["a"], frames["b"], metrics.reference_set(refs["a"]),
+                                     metrics.reference_set(refs["b"]))
     notes = [f"{len(refs[side])} of {side} ({'given' if given[side] else 'training footage'})" for side in "ab"]
     print(f"{args.model_dir} ({net.settings.name}: a = {net.names[0]}, b = {net.names[1]}); "
           f"references: {', '.join(notes)}\n")

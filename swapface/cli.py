@@ -124,17 +124,17 @@ def _diagnose_parser(sub) -> None:
 def _run_diagnose(args) -> int:
     import json
 
-    from swapface import dataset, figures
+    from swapface import diagnose, figures
 
     # Labels, not folder names, as keys: two folders both called "faces" would be one entry.
-    described = {label: dataset.describe(folder)
-                 for label, folder in zip(dataset.folder_labels(args.folders), args.folders)}
+    described = {label: diagnose.describe(folder)
+                 for label, folder in zip(diagnose.folder_labels(args.folders), args.folders)}
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     media.write_bytes_atomic(output / "diagnostics.json", json.dumps(described, indent=1).encode())
-    figures.save(dataset.diagnostics_figure(described), output / "diagnostics.png")
+    figures.save(figures.diagnostics_figure(described), output / "diagnostics.png")
     for name, stats in described.items():
-        print(dataset.summary(name, stats))
+        print(diagnose.summary(name, stats))
     print(f"report: {output / 'diagnostics.json'}, {output / 'diagnostics.png'}")
     return 0
 
@@ -341,7 +341,7 @@ def _run_evaluate(args) -> int:
     examples = {"a2b": evaluate.example_faces(net, args.a, "b", settings),
                 "b2a": evaluate.example_faces(net, args.b, "a", settings)}
     # The report shows swapped faces: figures.save labels it as synthetic like any other output.
-    figures.save(evaluate.report_figure(results, examples), output / "report.png")
+    figures.save(figures.report_figure(results, examples), output / "report.png")
     print(evaluate.summary(results))
     print(f"metrics.json and report.png in {output}")
     return 0

@@ -38,6 +38,22 @@ def obama_frame() -> Path:
 
 
 @pytest.fixture(scope="session")
+def frame(obama_frame):
+    """uint8 BGR (480, 854, 3): the Obama frame (treat as read-only: the session shares it)."""
+    from swapface import media
+
+    return media.read_image(obama_frame)
+
+
+@pytest.fixture(scope="session")
+def face(frame):
+    """The Obama frame's face (landmarks, matrix), detected once per session."""
+    from swapface import faces
+
+    return faces.largest_face(frame)
+
+
+@pytest.fixture(scope="session")
 def trump_frame() -> Path:
     return DATA / "trump" / "c006_f00070.jpg"
 

@@ -6,11 +6,6 @@ import pytest
 from swapface import figures, media, provenance
 
 
-@pytest.fixture(scope="module")
-def frame(obama_frame):
-    return media.read_image(obama_frame)
-
-
 def test_face_grid_lays_out_images_and_checks_titles(frame):
     fig = figures.face_grid([frame] * 5, titles=list("abcde"), columns=3)
     shown = [ax for ax in fig.axes if ax.images]

@@ -14,11 +14,6 @@ def tiny():
                                net.autoencoder_a, net.autoencoder_b, names=("obama", "trump"))
 
 
-@pytest.fixture(scope="module")
-def frame(obama_frame):
-    return media.read_image(obama_frame)
-
-
 def test_pasting_the_unchanged_crop_back_reproduces_the_face(frame):
     face = faces.find_faces(frame)[0]
     crop = faces.align(frame, face.matrix, 256).astype(np.float32) / 255

@@ -22,12 +22,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 def measure(model_dir: Path, hours: float) -> dict:
     from identity_check import held_out, references
 
-    from swapface import checkpoints, evaluate, saving
+    from swapface import checkpoints, evaluate, metrics, saving
 
     net = saving.load(model_dir)
     extra = saving.read_config(model_dir)["extra"]
     state = checkpoints.load_state(model_dir) or {"iteration": extra.get("iteration", extra.get("iterations"))}
-    refs = {person: evaluate.reference_set(references(person)) for person in ("obama", "trump")}
+    refs = {person: metrics.reference_set(references(person)) for person in ("obama", "trump")}
     result = evaluate.identity_check(net, held_out("obama"), held_out("trump"), refs["obama"], refs["trump"])
     return {"step": state["iteration"], "hours": hours, **result}
 

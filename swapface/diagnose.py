@@ -6,13 +6,13 @@ histograms, near-duplicates (frames of one clip add little), and identity purity
 faces are far from the folder's typical face: a wrong person slipped in).
 
 Example:
-    >>> from swapface import dataset, extract
+    >>> from swapface import diagnose, extract, figures
     >>> for person in ("obama", "trump"):
     ...     _ = extract.extract([f"data/{person}"], f"faces/{person}", progress=False)
-    >>> a, b = dataset.describe("faces/obama", progress=False), dataset.describe("faces/trump", progress=False)
+    >>> a, b = diagnose.describe("faces/obama", progress=False), diagnose.describe("faces/trump", progress=False)
     >>> len(a["yaw"]), len(b["yaw"])
     (8, 8)
-    >>> figure = dataset.diagnostics_figure({"obama": a, "trump": b})
+    >>> figure = figures.diagnostics_figure({"obama": a, "trump": b})
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from swapface import extract, faces, media
@@ -32,7 +31,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DatasetSettings:
+class DiagnoseSettings:
     """Thresholds of the diagnostics."""
 
     duplicate_distance: float = 4.0  # mean grey-level difference of 16 px thumbnails below which faces are duplicates
@@ -51,7 +50,7 @@ def near_duplicates(thumbs: np.ndarray, distance: float) -> int:
     return count
 
 
-def describe(folder: str | Path, settings: DatasetSettings = DatasetSettings(), progress: bool = True,
+def describe(folder: str | Path, settings: DiagnoseSettings = DiagnoseSettings(), progress: bool = True,
              rng: np.random.Generator | None = None) -> dict:
     """Per-face pose, blur and brightness, duplicate count and identity purity of one folder.
 
@@ -85,7 +84,7 @@ def describe(folder: str | Path, settings: DatasetSettings = DatasetSettings(), 
     return stats
 
 
-def identity_purity(crops: list[tuple[np.ndarray, np.ndarray]], settings: DatasetSettings,
+def identity_purity(crops: list[tuple[np.ndarray, np.ndarray]], settings: DiagnoseSettings,
                     rng: np.random.Generator) -> dict:
     """Share of (a sample of) faces within the threshold of the folder's mean descriptor.
 
@@ -129,20 +128,3 @@ def summary(name: str, stats: dict) -> str:
             f"(5-95%), blur median {np.median(stats['blur']):.0f}, brightness median "
             f"{np.median(stats['brightness']):.0f}, {stats['duplicates']} near-duplicates, identity purity "
             f"{stats['purity']:.0%}" + (f", {len(stats['skipped'])} unreadable" if stats["skipped"] else ""))
-
-
-def diagnostics_figure(described: dict[str, dict], settings: DatasetSettings = DatasetSettings()) -> Figure:
-    """Pose scatter and blur/brightness histograms of each person, overlaid: gaps show."""
-    figure = Figure(figsize=(11, 3.4))
-    pose, blur, light = figure.subplots(1, 3)
-    for name, stats in described.items():
-        pose.scatter(stats["yaw"], stats["pitch"], s=8, alpha=0.5, label=f"{name} ({stats['faces']})")
-        blur.hist(np.log10(np.maximum(stats["blur"], 1)), bins=20, alpha=0.5, label=name)
-        light.hist(stats["brightness"], bins=20, range=(0, 255), alpha=0.5, label=name)
-    pose.set(xlabel="yaw (deg)", ylabel="pitch (deg)", title="head pose: B needs A's poses")
-    blur.set(xlabel="log10 variance of the Laplacian", ylabel="faces", title="sharpness")
-    light.set(xlabel="mean grey level of the face", title="brightness")
-    for ax in (pose, blur, light):
-        ax.legend(fontsize=8)
-    figure.tight_layout()
-    return figure

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, dataset, extract
+from swapface import cli, diagnose, extract
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def test_a_planted_duplicate_and_a_wrong_person_are_found(folders, tmp_path):
     document["faces"] += [dict(stranger, file="stranger.jpg"), twin]
     (mixed / "alignments.json").write_text(json.dumps(document))
 
-    clean = dataset.describe(folders / "trump", progress=False)
-    dirty = dataset.describe(mixed, progress=False)
+    clean = diagnose.describe(folders / "trump", progress=False)
+    dirty = diagnose.describe(mixed, progress=False)
     assert clean["faces"] == 8 and dirty["faces"] == 10
     assert dirty["duplicates"] >= clean["duplicates"] + 1
     assert clean["purity"] == 1.0 and dirty["purity"] < 1.0
@@ -38,7 +38,7 @@ def test_a_planted_duplicate_and_a_wrong_person_are_found(folders, tmp_path):
 
 
 def test_pose_and_light_are_plausible(folders):
-    stats = dataset.describe(folders / "obama", progress=False)
+    stats = diagnose.describe(folders / "obama", progress=False)
     assert len(stats["yaw"]) == 8 and all(abs(y) < 45 for y in stats["yaw"])
     assert all(40 < b < 220 for b in stats["brightness"])
     assert all(b > 10 for b in stats["blur"])

@@ -1,0 +1,241 @@
+"""Notebook 2's figures: the warp, the model, training previews, loss curves, feature maps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from swapface import faces, media
+from swapface.figures.common import mark_synthetic, plain, rgb, to_uint8
+
+
+
+def preview_figure(rows: Sequence[tuple[str, np.ndarray]], title: str = "", cell: float = 1.0) -> Figure:
+    """The training preview: one row per (label, faces), one column per face.
+
+    Faces are float32 (N, S, S, 3) BGR in [0, 1], as the network sees them (or uint8 BGR).
+    Training draws the rows A, A→A, A→B, B, B→B, B→A: the reconstructions show how well
+    each decoder draws its own person, the swaps whether the shared encoder has learnt a
+    code that both decoders read the same way.
+    """
+    columns = max((len(images) for _, images in rows), default=0)
+    if not columns:
+        fig = Figure(figsize=(3, 0.6))
+        fig.text(0.5, 0.5, "no faces", ha="center", va="center")
+        return fig
+    fig = Figure(figsize=(cell * columns + 1.2, cell * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), columns, squeeze=False)
+    for row_axes, (label, images) in zip(axes, rows):
+        for column, ax in enumerate(row_axes):
+            plain(ax)
+            if column < len(images):
+                ax.imshow(rgb(to_uint8(images[column])))
+        row_axes[0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return mark_synthetic(fig)  # the A->B and B->A rows are generated faces
+
+
+def _plot_losses(ax, losses: np.ndarray, label: str) -> None:
+    """Raw losses faint, a moving average (1/50 of the run) bold: the trend shows through the noise."""
+    steps = np.arange(1, len(losses) + 1)
+    line, = ax.plot(steps, losses, alpha=0.25, linewidth=0.8)
+    window = max(1, len(losses) // 50)
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    ax.plot(steps[window - 1:], smooth, color=line.get_color(), label=label)
+
+
+def _loss_axes(ax, xlabel: str, ylabel: str) -> None:
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.tick_params(labelsize=7)
+    if ax.lines:
+        ax.legend(fontsize=7)
+
+
+def loss_figure(history: dict[str, Sequence[float]], names: Sequence[str] = ("a", "b"),
+                width: float = 7.0) -> Figure:
+    """Both autoencoders' training loss per iteration, raw and smoothed, log scale.
+
+    `history` is {"a": [...], "b": [...]} as `swapface.train.train` returns it. The smoothed
+    curve averages over 2% of the run: the trend, not the batch-to-batch noise.
+    """
+    fig = Figure(figsize=(width, width * 0.55), layout="constrained")
+    ax = fig.subplots()
+    for side, name in zip("ab", names):
+        losses = np.asarray(history.get(side, []), dtype=np.float64)
+        if not len(losses):
+            continue
+        _plot_losses(ax, losses, f"{side}: {name}")
+    _loss_axes(ax, "iteration", "training loss")
+    return fig
+
+
+def loss_comparison_figure(runs: dict[str, dict[str, Sequence[float]]], width: float = 7.0) -> Figure:
+    """Several training runs' loss per iteration, both sides averaged, raw and smoothed, log scale.
+
+    `runs` is {label: history}, each history {"a": [...], "b": [...]} as `swapface.train.train`
+    returns it; iterations count from each run's own start, so the curves line up.
+    """
+    fig = Figure(figsize=(width, width * 0.5), layout="constrained")
+    ax = fig.subplots()
+    for label, history in runs.items():
+        sides = [np.asarray(history[side], dtype=np.float64) for side in "ab" if len(history.get(side, []))]
+        if not sides:
+            continue
+        losses = np.mean([side[:min(map(len, sides))] for side in sides], axis=0)
+        _plot_losses(ax, losses, label)
+    _loss_axes(ax, "iteration of the run", "loss, mean of both sides")
+    return fig
+
+
+def warp_figure(image: np.ndarray | str | Path, grid: np.ndarray, warped: np.ndarray, target: np.ndarray,
+                width: float = 7.5) -> Figure:
+    """How one training pair is made: the crop with its warp grid, the warped input, the target.
+
+    `image` is the crop that was sampled (uint8 BGR, e.g. 256 px after `warp.random_transform`),
+    `grid` the jittered control points (P, P, 2) in its pixels (`warp.warp_grid`), `warped`
+    and `target` the pair `warp.warp_with_grid` made from them (float32 [0, 1] or uint8).
+    Solid yellow: the grid the warped input is sampled along; dashed cyan: the undistorted
+    grid of the target (the similarity transform that best fits the yellow points).
+    """
+    from swapface.faces import umeyama
+
+    crop = rgb(image)
+    grid = np.asarray(grid, dtype=np.float64)
+    points, size = grid.shape[0], np.asarray(warped).shape[0]
+    step = np.arange(points) * size / (points - 1)
+    output = np.stack(np.meshgrid(step, step), axis=-1).reshape(-1, 2)
+    fitted = faces.transform_points(output, np.linalg.inv(umeyama(grid.reshape(-1, 2), output))[:2])
+    fitted = fitted.reshape(grid.shape)
+    fig = Figure(figsize=(width, width * 0.37), layout="constrained")
+    crop_ax, warped_ax, target_ax = fig.subplots(1, 3)
+    crop_ax.imshow(crop)
+    for lines, style in ((fitted, dict(color="tab:cyan", linestyle="--", linewidth=0.8)),
+                         (grid, dict(color="yellow", linewidth=1.0))):
+        for line in (*lines, *lines.transpose(1, 0, 2)):  # the rows, then the columns
+            crop_ax.plot(line[:, 0], line[:, 1], **style)
+    crop_ax.scatter(grid[..., 0].ravel(), grid[..., 1].ravel(), s=9, c="tab:red", linewidths=0, zorder=3)
+    crop_ax.set_xlim(0, crop.shape[1])
+    crop_ax.set_ylim(crop.shape[0], 0)
+    crop_ax.set_title(f"{crop.shape[1]} px crop and the {points}x{points} warp grid", fontsize=9)
+    warped_ax.imshow(rgb(to_uint8(warped)))
+    warped_ax.set_title(f"warped: the input ({size} px)", fontsize=9)
+    target_ax.imshow(rgb(to_uint8(target)))
+    target_ax.set_title(f"target: what to draw ({size} px)", fontsize=9)
+    for ax in (crop_ax, warped_ax, target_ax):
+        plain(ax)
+    return fig
+
+
+def feature_maps_figure(encoding: np.ndarray, count: int = 64, columns: int = 16, width: float = 7.5) -> Figure:
+    """The encoder's output for one face, as images: one small map per channel.
+
+    `encoding` is (H, W, C) or (1, H, W, C) (8x8x512 for the 2017 model). The `count`
+    channels with the largest mean absolute activation are shown, most active first, in a
+    mosaic `columns` wide on one shared colour scale (so a dim map is a weak channel).
+    """
+    maps = np.asarray(encoding, dtype=np.float32)
+    maps = maps[0] if maps.ndim == 4 else maps
+    height, map_width, channels = maps.shape
+    shown = max(1, min(count, channels))
+    order = np.argsort(-np.abs(maps).mean(axis=(0, 1)), kind="stable")[:shown]
+    columns = max(1, min(columns, shown))
+    rows = math.ceil(shown / columns)
+    mosaic = np.full((rows * (height + 1) - 1, columns * (map_width + 1) - 1), np.nan, np.float32)
+    for index, channel in enumerate(order):
+        row, column = divmod(index, columns)
+        mosaic[row * (height + 1):row * (height + 1) + height,
+               column * (map_width + 1):column * (map_width + 1) + map_width] = maps[..., channel]
+    fig = Figure(figsize=(width, width * mosaic.shape[0] / mosaic.shape[1] + 0.5), layout="constrained")
+    ax = fig.subplots()
+    picture = ax.imshow(mosaic, cmap="magma", interpolation="nearest")
+    fig.colorbar(picture, ax=ax, shrink=0.8).ax.tick_params(labelsize=7)
+    ax.set_frame_on(False)
+    plain(ax)
+    ax.set_title(f"encoding {height}x{map_width}x{channels}: the {shown} most active channels", fontsize=9)
+    return fig
+
+
+def architecture_figure(settings, width: float = 10.0) -> Figure:
+    """The autoencoder as boxes: the shared encoder feeding two decoders, with each layer's shape.
+
+    `settings` is a `model.ModelSettings` or a preset name. Each box is one block (a 5x5
+    stride-2 conv, a dense layer, an upscale: conv to 4x the channels and a pixel shuffle)
+    labelled with its output shape; the box height grows with the map's side. Drawn from the
+    settings alone: nothing is built.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    from swapface import model as models  # lazily: model imports Keras
+
+    s = models.get_preset(settings)
+    size = s.image_size
+    side = size // 2 ** len(s.encoder_filters)
+    encoder = [("input", (size, size, 3))]
+    encoder += [(f"conv {i}", (size // 2 ** i, size // 2 ** i, f)) for i, f in enumerate(s.encoder_filters, 1)]
+    encoder += [("dense", (s.encoder_dim,)), ("dense", (side, side, s.dense_channels)),
+                ("upscale", (2 * side, 2 * side, s.encoder_upscale))]
+    decoder = [(f"upscale {i}", (2 * side * 2 ** i, 2 * side * 2 ** i, f)) for i, f in enumerate(s.decoder_filters, 1)]
+    decoder += [("conv, sigmoid", (size, size, 4 if getattr(s, "learned_mask", False) else 3))]
+    columns = len(encoder) + len(decoder)
+    fig = Figure(figsize=(width, width * 0.36), layout="constrained")
+    ax = fig.subplots()
+    ax.set(xlim=(-0.6, columns - 0.4), ylim=(0, 1))
+    ax.set_axis_off()
+
+    def height(shape) -> float:  # a 64 px map is tall, the dense code short
+        return 0.06 + 0.035 * (math.log2(shape[0]) if len(shape) == 3 else 0)
+
+    def box(x, y, label, shape, colour):
+        h = height(shape)
+        ax.add_patch(FancyBboxPatch((x - 0.36, y - h / 2), 0.72, h, boxstyle="round,pad=0.01",
+                                    facecolor=colour, edgecolor="0.3", linewidth=0.8))
+        ax.text(x, y + h / 2 + 0.015, label, ha="center", va="bottom", fontsize=7.5)
+        ax.text(x, y - h / 2 - 0.015, "x".join(str(n) for n in shape), ha="center", va="top", fontsize=7)
+        return h
+
+    def arrow(x0, y0, x1, y1):
+        ax.add_patch(FancyArrowPatch((x0 + 0.38, y0), (x1 - 0.38, y1), arrowstyle="-|>", mutation_scale=8,
+                                     color="0.35", linewidth=0.8))
+
+    middle, rows = 0.5, {"a": 0.8, "b": 0.2}
+    for x, (label, shape) in enumerate(encoder):
+        box(x, middle, label, shape, "#cfe2f3" if x else "0.92")
+        if x:
+            arrow(x - 1, middle, x, middle)
+    start = len(encoder)
+    for side_name, y in rows.items():
+        arrow(start - 1, middle, start, y)
+        for x, (label, shape) in enumerate(decoder, start):
+            box(x, y, label, shape, "#f4cccc" if side_name == "a" else "#d9ead3")
+            if x > start:
+                arrow(x - 1, y, x, y)
+        ax.text(columns - 0.4, y, f"  face of {side_name.upper()}", ha="left", va="center", fontsize=8)
+    ax.text((len(encoder) - 1) / 2, 0.02, "shared encoder: one for both people", ha="center", fontsize=9,
+            color="tab:blue")
+    ax.text(start + (len(decoder) - 1) / 2, 0.56, "decoder A: draws A", ha="center", va="center", fontsize=9,
+            color="tab:red")
+    ax.text(start + (len(decoder) - 1) / 2, 0.44, "decoder B: draws B", ha="center", va="center", fontsize=9,
+            color="tab:green")
+    ax.set_title(f"the {s.name!r} model: {models.count_params(s):,} parameters", fontsize=9)
+    return fig
+
+
+def warp_strength_figure(image: np.ndarray | str | Path, jitter: float = 5.0, seed: int = 0,
+                         width: float = 7.5) -> Figure:
+    """`warp_figure` for one crop at a given warp strength: the control points' noise `jitter`
+    (std in pixels of a 256 px crop; 2017: 5). Same `seed`, same directions: only the size of
+    the distortion changes, so a slider over `jitter` shows what the warp does."""
+    from swapface import warp
+
+    crop = media.read_image(image) if isinstance(image, (str, Path)) else image
+    grid = warp.warp_grid(crop.shape, np.random.default_rng(seed), warp.WarpSettings(jitter=jitter))
+    fig = warp_figure(crop, grid, *warp.warp_with_grid(crop, grid), width=width)
+    fig.suptitle(f"jitter {jitter:g} px", fontsize=9)
+    return fig
