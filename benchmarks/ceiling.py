@@ -3,7 +3,7 @@
 A real aligned face of the target person (the held-out frame of nearest head pose) is
 pasted into each held-out frame of the source through the conversion pipeline (model
 square at the given coverage, mask, Lab colour, feathering), then scored with the strict
-identity metric (`swapface.evaluate.identity_scores`: recognised as the target). No
+identity metric (`swapface.metrics.identity_scores`: recognised as the target). No
 trained model can score above this: it is what coverage and mask leave possible.
 
     python benchmarks/ceiling.py [--size 64] [--out benchmarks/ceiling.json] [--images DIR]

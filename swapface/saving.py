@@ -42,21 +42,47 @@ def _names(names) -> tuple[str, str]:
     return str(first), str(second)
 
 
+def _halve(path: str) -> None:
+    """Rewrite a weights file with every float32 array stored as float16: half the bytes.
+
+    Copied into a fresh file, since HDF5 does not give back the space of deleted arrays.
+    """
+    def copy(source: h5py.Group, target: h5py.Group) -> None:
+        target.attrs.update(source.attrs)
+        for key, item in source.items():
+            if isinstance(item, h5py.Group):
+                copy(item, target.create_group(key))
+            else:
+                values = item[()]
+                target.create_dataset(key, data=values.astype(np.float16) if values.dtype == np.float32 else values)
+                target[key].attrs.update(item.attrs)
+
+    half = f"{path}.half"
+    with h5py.File(path, "r") as source, h5py.File(half, "w") as target:
+        copy(source, target)
+    os.replace(half, path)
+
+
 def save(model: FaceSwapModel, directory: str | os.PathLike, names=None,
-         extra: dict | None = None) -> Path:
+         extra: dict | None = None, float16: bool = False) -> Path:
     """Write encoder/decoder_a/decoder_b `.weights.h5` and `config.json` into `directory`.
 
     `names` is ("obama", "trump") or {"a": ..., "b": ...} (default: `model.names`); `extra`
-    is stored as config["extra"] (e.g. the training step). The config is written last, so
-    a directory with a config has all its weights. Returns the directory.
+    is stored as config["extra"] (e.g. the training step). `float16` stores the arrays at
+    half size, for a bundle (loading casts them back to the model's float32; each weight
+    moves by at most 1/2048 of itself). The config is written last, so a directory with a
+    config has all its weights. Returns the directory.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for part in PARTS:
-        media.atomic_write(directory / f"{part}.weights.h5", getattr(model, part).save_weights)
+        write = getattr(model, part).save_weights
+        media.atomic_write(directory / f"{part}.weights.h5",
+                           (lambda path, write=write: (write(path), _halve(path))) if float16 else write)
     first, second = _names(model.names if names is None else names)
     config = {"preset": model.settings.name, "settings": dataclasses.asdict(model.settings),
               "names": {"a": first, "b": second}, "extra": extra or {},
+              "storage": "float16" if float16 else "float32",
               # HDF5 loads a file with a damaged byte range without a word: `load` checks these.
               "sha256": {f"{part}.weights.h5": file_sha256(directory / f"{part}.weights.h5") for part in PARTS}}
     text = json.dumps(config, indent=2) + "\n"

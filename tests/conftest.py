@@ -37,6 +37,22 @@ def obama_frame() -> Path:
     return DATA / "obama" / "c000_f00000.jpg"
 
 
+@pytest.fixture(scope="module")
+def tiny():
+    """A fresh `tiny` model per test module (some modules override it, e.g. with names)."""
+    from swapface import model
+
+    return model.build("tiny")
+
+
+@pytest.fixture(scope="module")
+def faces():
+    """float32 (4, 64, 64, 3) in [0, 1]: model inputs where shapes and values matter, not faces."""
+    import numpy as np
+
+    return np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
+
+
 @pytest.fixture(scope="session")
 def frame(obama_frame):
     """uint8 BGR (480, 854, 3): the Obama frame (treat as read-only: the session shares it)."""

@@ -10,6 +10,7 @@ from swapface import checkpoints, cli, extract, media, provenance, saving, train
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "weights"
+TRANSFER = WEIGHTS / "trump_cage"  # notebook 2's transfer-learning start: another pair
 
 
 def test_bundled_weights_are_small_and_name_the_people():
@@ -37,14 +38,23 @@ def test_demo_swaps_both_ways_and_the_clip(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_training_a_new_pair_from_the_demo_weights_starts_ahead(tmp_path, data_dir):
-    """Transfer learning: the demo weights already redraw faces far better than a fresh model."""
+def test_transfer_weights_are_another_pair_stored_at_half_size():
+    config = json.loads((TRANSFER / "config.json").read_text())
+    assert config["names"] == {"a": "trump", "b": "cage"} and config["storage"] == "float16"
+    assert sum(p.stat().st_size for p in TRANSFER.iterdir()) <= 15 * 2**20
+    net = saving.load(TRANSFER)
+    assert net.settings.name == "lite" and all(w.dtype == "float32" for w in net.encoder.weights)
+
+
+@pytest.mark.parametrize("start", [WEIGHTS, TRANSFER], ids=["demo", "trump_cage"])
+def test_training_a_new_pair_from_pretrained_weights_starts_ahead(tmp_path, data_dir, start):
+    """Transfer learning: trained weights, even of another pair, redraw faces far better than a fresh model."""
     for person in ("obama", "trump"):
         extract.extract([data_dir / person], tmp_path / person, progress=False)
     settings = train.TrainSettings(preset="lite", batch_size=4, iterations=2, save_every=2, workers=0,
                                    preview_faces=2, freeze_encoder_for=2)
     pretrained = train.train(tmp_path / "obama", tmp_path / "trump", tmp_path / "from_demo", settings,
-                             pretrained=WEIGHTS, progress=False)
+                             pretrained=start, progress=False)
     scratch = train.train(tmp_path / "obama", tmp_path / "trump", tmp_path / "scratch", settings, progress=False)
     assert np.mean(pretrained["a"]) < 0.7 * np.mean(scratch["a"])
-    assert checkpoints.load_state(tmp_path / "from_demo")["pretrained"] == str(WEIGHTS)
+    assert checkpoints.load_state(tmp_path / "from_demo")["pretrained"] == str(start)

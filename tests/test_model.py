@@ -7,16 +7,6 @@ import pytest
 from swapface import model as sm
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return sm.build("tiny")
-
-
-@pytest.fixture(scope="module")
-def faces():
-    return np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
-
-
 def _param_count(model):
     return model.encoder.count_params() + model.decoder_a.count_params() + model.decoder_b.count_params()
 

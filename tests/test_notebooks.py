@@ -23,8 +23,8 @@ NOTEBOOKS = {
     # FACES_* do not exist yet, so the notebook extracts them; PRETRAINED is the bundled model (a `lite`
     # one), continued and transferred for a few steps; MODEL_DIR already holds an earlier run (SETUPS).
     "2_train.ipynb": {"FACES_A": "{tmp}/faces/obama", "FACES_B": "{tmp}/faces/trump", "DATA": "../data",
-                      "PRETRAINED": "../weights", "PRESET": "lite", "ITERATIONS": 4, "SNAPSHOTS": 2, "CONTINUE": 2,
-                      "BATCH_SIZE": 4, "MODEL_DIR": "{tmp}/models"},
+                      "PRETRAINED": "../weights", "TRANSFER_FROM": "../weights/trump_cage", "PRESET": "lite",
+                      "ITERATIONS": 4, "SNAPSHOTS": 2, "CONTINUE": 2, "BATCH_SIZE": 4, "MODEL_DIR": "{tmp}/models"},
     "3_prediction.ipynb": {"MODEL_DIR": "{tmp}/model", "OUTPUT": "{tmp}/out"},
     "4_evaluate.ipynb": {"MODEL_DIR": "{tmp}/model", "DATA": "../data", "FRAMES": 4, "OUTPUT": "{tmp}/evaluate"},
 }
@@ -86,7 +86,6 @@ def check_training(tmp: Path) -> None:
     runs = [folder for folder in (tmp / "models").iterdir() if folder != earlier]
     assert len(runs) == 1, runs  # one fresh folder for this run, nothing resumed or overwritten
     run = runs[0]
-    pretrained = NOTEBOOK_DIR / params["PRETRAINED"]
 
     # 1. the bundled model continued: its first preview is made of faces, not grey squares
     continued = checkpoints.load_state(run / "continued")
@@ -108,11 +107,11 @@ def check_training(tmp: Path) -> None:
     for name in (train.PREVIEW_FILE, train.LOSS_FILE):
         assert (run / "scratch" / name).stat().st_size > 1000, name
 
-    # 3. transfer: from a different pair's weights (the bundled pair with the roles swapped), encoder frozen a while
+    # 3. transfer: from a different pair's weights (Trump / Cage), encoder frozen a while
     transfer = checkpoints.load_state(run / "transfer")
-    donor = saving.read_config(pretrained)["names"]
-    assert transfer["pretrained"] == params["PRETRAINED"] and transfer["iteration"] == params["ITERATIONS"]
-    assert transfer["names"] == [donor["b"], donor["a"]] != [donor["a"], donor["b"]]
+    donor = saving.read_config(NOTEBOOK_DIR / params["TRANSFER_FROM"])["names"]
+    assert transfer["pretrained"] == params["TRANSFER_FROM"] and transfer["iteration"] == params["ITERATIONS"]
+    assert transfer["names"] == ["obama", "trump"] and donor == {"a": "trump", "b": "cage"}
     assert transfer["frozen_until"] == params["ITERATIONS"] // 4
 
 

@@ -15,11 +15,6 @@ import pytest
 from swapface import cli, extract, faces, media, model, provenance, saving, swap
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return model.build("tiny")
-
-
 def test_random_bytes_are_clean_media_errors(tmp_path):
     rng = np.random.default_rng(7)
     headers = [b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"RIFF\0\0\0\0WEBP"]

@@ -11,16 +11,6 @@ import pytest
 from swapface import model as sm, saving
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    return sm.build("tiny")
-
-
-@pytest.fixture(scope="module")
-def faces():
-    return np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
-
-
 def test_save_load_round_trip(tiny, faces, tmp_path):
     saving.save(tiny, tmp_path, names=("obama", "trump"), extra={"step": 12})
     loaded = saving.load(tmp_path)
@@ -149,3 +139,16 @@ def test_a_damaged_byte_range_inside_a_weights_file_is_caught(tiny, tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="encoder.weights.h5: damaged or replaced since it was saved"):
         saving.load(tmp_path)
+
+
+def test_float16_storage_halves_the_files_and_loads_as_float32(tiny, faces, tmp_path):
+    saving.save(tiny, tmp_path / "full")
+    saving.save(tiny, tmp_path / "half", float16=True)
+    sizes = {kind: sum(f.stat().st_size for f in (tmp_path / kind).glob("*.weights.h5")) for kind in ("full", "half")}
+    assert sizes["half"] < 0.6 * sizes["full"]
+    assert saving.read_config(tmp_path / "half")["storage"] == "float16"
+    loaded = saving.load(tmp_path / "half")
+    for before, after in zip(tiny.encoder.weights, loaded.encoder.weights):
+        assert after.dtype == "float32"
+        np.testing.assert_allclose(np.asarray(after), np.asarray(before), rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(sm.encode_decode(loaded, faces, "a"), sm.encode_decode(tiny, faces, "a"), atol=2e-3)

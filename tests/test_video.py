@@ -7,12 +7,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from swapface import model, video, videoio
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return model.build("tiny")
+from swapface import video, videoio
 
 
 def test_variable_frame_rate_keeps_each_frame_at_its_time(vfr_clip, tiny, tmp_path):

@@ -1,6 +1,6 @@
 """Save a training run's latest checkpoint as the bundled demo weights, with how it was made.
 
-    python weights/save_demo.py MODEL_DIR [--out weights] [--earlier-steps 10010] [--trained-by SCRIPT]
+    python weights/save_demo.py MODEL_DIR [--out weights] [--earlier-steps 10010] [--trained-by SCRIPT] [--float16]
 
 `--earlier-steps`: steps of the weights the run started from (`--pretrained`), so the
 config says how many steps the bundle holds in all.
@@ -22,13 +22,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "weights")
     parser.add_argument("--earlier-steps", type=int, default=10_010)
     parser.add_argument("--trained-by", default="weights/train_demo.sh", help="the script that reproduces them")
+    parser.add_argument("--float16", action="store_true", help="store the arrays at half size (loaded as float32)")
     args = parser.parse_args()
     state = checkpoints.load_state(args.model_dir)
     net = saving.load(args.model_dir)
     extra = {"iterations": args.earlier_steps + state["iteration"], "stage_2_steps": state["iteration"],
              "batch_size": state["batch_size"], "preset": net.settings.name, "loss": state.get("loss"),
              "pretrained": state.get("pretrained"), "trained_by": args.trained_by}
-    saving.save(net, args.out, extra=extra)
+    saving.save(net, args.out, extra=extra, float16=args.float16)
     print(f"{args.out}: {net.settings.name}, {extra['iterations']} steps in all")
 
 

@@ -18,4 +18,4 @@ shared=../shared/data
 swapface train "$work/faces/trump" "$work/faces/cage" -m "$work/model" --preset lite --batch-size 16 \
   --save-every 500 --iterations "$iterations" --names trump cage --coverage 0.8
 python weights/save_demo.py "$work/model" --out weights/trump_cage --earlier-steps 0 \
-  --trained-by weights/train_transfer.sh
+  --trained-by weights/train_transfer.sh --float16
