@@ -88,12 +88,20 @@ def video_info(path: str | Path) -> VideoInfo:
 
 
 def _decoded(path: Path, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
+    """The video's frames in order; at a damaged stretch the file ends there, with a warning.
+
+    A truncated download or a cut-off recording keeps what it holds up to the damage, as a
+    player shows it; a file with no frame at all is an error (see `iter_frames`).
+    """
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"  # FFmpeg decodes on several cores, without holding the GIL
+    count = 0
     try:
-        yield from container.decode(stream)
-    except av.error.FFmpegError as err:  # a truncated or damaged file: say which, keep what was read
-        raise media.MediaError(path, f"damaged video ({err.strerror or err})") from err
+        for frame in container.decode(stream):
+            count += 1
+            yield frame
+    except av.error.FFmpegError as err:
+        log.warning("%s: damaged video, read up to frame %d (%s)", path, count, err.strerror or err)
 
 
 def iter_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:

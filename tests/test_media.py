@@ -99,10 +99,3 @@ def test_fifo_input_is_skipped_not_waited_on(tmp_path, name, obama_frame):
 def test_character_device_is_not_read_forever(tmp_path):
     with pytest.raises(media.MediaError, match="a device"):
         _within(10, lambda: media.read_image("/dev/zero"))
-
-
-def test_timed_frames_follow_a_variable_frame_rate(vfr_clip):
-    path, times = vfr_clip
-    seen = [(index, seconds) for index, seconds, _ in videoio.iter_timed_frames(path)]
-    assert [index for index, _ in seen] == list(range(len(times)))
-    assert np.allclose([seconds for _, seconds in seen], times, atol=0.021)  # one tick of its 50 Hz time base
