@@ -40,3 +40,15 @@ def test_a_plain_figure_is_not_labelled_and_dpi_sets_its_size(tmp_path):
     large = media.read_image(figures.save(fig, tmp_path / "large.png", dpi=100))
     assert large.shape[1] == pytest.approx(2 * small.shape[1], abs=2)
     assert provenance.read_label(tmp_path / "large.png") is None
+
+
+def test_learning_curve_draws_each_direction_per_hour_with_the_aims():
+    point = lambda hours, share, detail: {"hours": hours, **{key: {"recognised": share, "median_to_target": 0.5,  # noqa: E731
+                                                                    "detail_ratio": detail} for key in ("a2b", "b2a")}}
+    fig = figures.learning_curve_figure([point(1.0, 0.2, 0.05), point(2.0, 0.9, 0.08)],
+                                        {"a2b": "Obama -> Trump", "b2a": "Trump -> Obama"}, detail_target=0.15)
+    recognised, distance, detail = fig.axes
+    assert [line.get_label() for line in recognised.lines] == ["Obama -> Trump", "Trump -> Obama"]
+    assert list(recognised.lines[0].get_xdata()) == [1.0, 2.0] and list(recognised.lines[0].get_ydata()) == [0.2, 0.9]
+    assert list(detail.lines[1].get_ydata()) == [0.05, 0.08] and detail.lines[-1].get_ydata()[0] == 0.15
+    assert distance.lines[-1].get_label() == "genuine photos"

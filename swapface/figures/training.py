@@ -76,6 +76,34 @@ def loss_figure(history: dict[str, Sequence[float]], names: Sequence[str] = ("a"
     return fig
 
 
+def learning_curve_figure(points: Sequence[dict], names: dict[str, str], detail_target: float | None = None,
+                          genuine: float = 0.33) -> Figure:
+    """Held-out quality per training hour: recognised as the target, median distance, detail.
+
+    `points` are `evaluate.identity_check` results with "hours" added, one per checkpoint;
+    `names` maps "a2b", "b2a" to a direction's label. `detail_target` draws the detail ratio
+    aimed at; `genuine` is where genuine photos of a person lie from their own centroid.
+    """
+    fig = Figure(figsize=(10, 3.2), layout="constrained")
+    recognised, distance, detail = fig.subplots(1, 3)
+    hours = [point["hours"] for point in points]
+    for key, label in names.items():
+        recognised.plot(hours, [point[key]["recognised"] for point in points], marker="o", label=label)
+        distance.plot(hours, [point[key]["median_to_target"] for point in points], marker="o", label=label)
+        detail.plot(hours, [point[key].get("detail_ratio", float("nan")) for point in points], marker="o", label=label)
+    recognised.set(ylabel="recognised as the target", ylim=(0, 1.05))
+    distance.set(ylabel="median distance to the target", ylim=(0.3, None))
+    distance.axhline(genuine, color="0.5", linestyle=":", linewidth=0.8, label="genuine photos")
+    detail.set(ylabel="detail ratio (1: as sharp as the frame)", ylim=(0, None))
+    if detail_target is not None:
+        detail.axhline(detail_target, color="0.5", linestyle="--", linewidth=0.8, label=f"aimed at: {detail_target:g}")
+    for ax in (recognised, distance, detail):
+        ax.set_xlabel("training hours", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    return fig
+
+
 def loss_comparison_figure(runs: dict[str, dict[str, Sequence[float]]], width: float = 7.0) -> Figure:
     """Several training runs' loss per iteration, both sides averaged, raw and smoothed, log scale.
 
