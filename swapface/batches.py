@@ -314,4 +314,3 @@ class BatchStream:
 
     def __exit__(self, *exc) -> None:
         self.close()
-

@@ -155,4 +155,3 @@ def distributed_step(autoencoder, strategy) -> Callable[[np.ndarray, np.ndarray]
             lambda context, part=part: part[context.replica_id_in_sync_group]) for part in parts]
         return float(global_step(*inputs))
     return step
-

@@ -1,9 +1,11 @@
-"""Reading and writing images and video frames, with clear errors for bad files.
+"""Reading and writing images, with clear errors for bad files; atomic writes; input lists.
 
-Every reader returns uint8 BGR arrays of shape (H, W, 3), whatever the file held (gray,
-RGBA, 16-bit), so the rest of the package handles one kind of image. A file that cannot be
-used raises `MediaError`, whose message names the file and the problem; callers that work
-through many files catch it, report it and go on.
+Videos are read and written by `swapface.videoio` (PyAV); this module says which files
+are videos, and `videoio` raises the same `MediaError`. Every reader returns uint8 BGR
+arrays of shape (H, W, 3), whatever the file held (gray, RGBA, 16-bit), so the rest of the
+package handles one kind of image. A file that cannot be used raises `MediaError`, whose
+message names the file and the problem; callers that work through many files catch it,
+report it and go on.
 
 Example:
     >>> from swapface import media

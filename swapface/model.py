@@ -29,7 +29,6 @@ from keras import layers, ops
 log = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class ModelSettings:
     """Architecture and optimiser of one model (the 2017 model by default)."""

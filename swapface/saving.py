@@ -34,7 +34,6 @@ CONFIG_FILE = "config.json"
 PARTS = ("encoder", "decoder_a", "decoder_b")  # the sub-models saved, one weights file each
 
 
-
 def _names(names) -> tuple[str, str]:
     if isinstance(names, dict):
         return str(names["a"]), str(names["b"])

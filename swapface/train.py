@@ -138,7 +138,6 @@ def make_steps(model: FaceSwapModel, strategy=None) -> dict[str, Callable[[np.nd
     return {side: devices.distributed_step(model.autoencoder(side), strategy) for side in "ab"}
 
 
-
 def preview_rows(model: FaceSwapModel, inputs_a: np.ndarray, inputs_b: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """The six preview rows for faces of A and B (float32 (N, 64, 64, 3)): originals and swaps."""
     a, b = model.names

@@ -78,8 +78,6 @@ def umeyama(src: np.ndarray, dst: np.ndarray, estimate_scale: bool = True,
     return transform
 
 
-
-
 @dataclass(frozen=True)
 class WarpSettings:
     """How much each training pair is distorted (the 2017 values by default)."""

@@ -14,7 +14,6 @@ from swapface import faces
 from swapface.figures.common import EYES_51, KEPT_COLOUR, REJECTED_COLOUR, draw_landmarks, plain, rgb
 
 
-
 def face_grid(images: Sequence[np.ndarray | str | Path], titles: Sequence[str] | None = None,
               columns: int = 8, cell: float = 1.2, title_colours: Sequence[str] | None = None) -> Figure:
     """A grid of images (uint8 BGR arrays of any size, or image files), `columns` wide.

@@ -10,7 +10,6 @@ from swapface.figures.common import mark_synthetic, number, rgb
 from swapface.figures.data import face_grid
 
 
-
 def _sides(key: str) -> tuple[str, str]:
     """("a", "b") for the direction "a2b": the source and the target side."""
     return key[0], key[-1]

@@ -13,7 +13,6 @@ from swapface import faces, media
 from swapface.figures.common import mark_synthetic, plain, rgb, to_uint8
 
 
-
 def preview_figure(rows: Sequence[tuple[str, np.ndarray]], title: str = "", cell: float = 1.0) -> Figure:
     """The training preview: one row per (label, faces), one column per face.
 
