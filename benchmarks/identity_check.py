@@ -1,19 +1,21 @@
 """Acceptance check of demo weights: does a face swapped to B look like B to a face recogniser?
 
-Each held-out frame of A is swapped to B with the model; it counts when dlib's 128-d
-descriptor of the swapped face is nearer, by mean distance, to B's reference descriptors
-than to A's. Likewise B -> A. A good model passes most frames in both directions.
+Each held-out frame of A is swapped to B with the model; it counts as *recognised* when
+dlib's 128-d descriptor of the swapped face lies within B's recognition radius of B's
+reference centroid and nearer B than A (`swapface.metrics.identity_scores`). Likewise B -> A.
 
 Defaults: the clips kept out of training in ../shared/data/whitehouse/ (beside the
 project): Obama clips c000, c001, c103 and c110, and the Trump frames of the two addresses
 kept out of training (c006_f00033 to c006_f00048 and c006_f00065 to c006_f00092: the one
-Trump clip is spliced from several addresses; the demo weights trained on the others). References must not be the evaluated frames (a face is at distance ~0 from
-its own descriptor), so without --ref-a/--ref-b each person's held-out frames are
-sorted and split: even positions are evaluated, odd positions are the references. They
-are neighbouring frames of the same clips (same day and light), which makes the
-references closer to the evaluated faces than photos from other days would be.
+Trump clip is spliced from several addresses; the demo weights trained on the others).
+References: 40 frames of each person's *training* footage, spread over its clips and
+addresses (`references`), never the evaluated frames (a face is at distance ~0 from its own
+descriptor) nor their neighbours (which would make the radius far too tight).
+`--save-references data/references.npz` writes their descriptors for notebook 4 and
+`swapface evaluate --references`.
 
     python benchmarks/identity_check.py [MODEL_DIR] [--a FRAME...] [--b FRAME...] [--ref-a IMG...] [--ref-b IMG...]
+                                        [--save-references FILE]
 
 Prints a markdown table.
 """
@@ -69,6 +71,8 @@ def main() -> None:
     parser.add_argument("--b", nargs="+", help="held-out frames of B")
     parser.add_argument("--ref-a", nargs="+", help="reference photos of A (default: odd held-out frames)")
     parser.add_argument("--ref-b", nargs="+", help="reference photos of B")
+    parser.add_argument("--save-references", type=Path, metavar="FILE",
+                        help="also write both people's reference descriptors here (.npz; data/references.npz)")
     args = parser.parse_args()
     net = saving.load(args.model_dir)
     # The model names its sides; the defaults follow them, so a model trained Trump-first works too.
@@ -79,8 +83,10 @@ def main() -> None:
     for side, person in zip("ab", (a, b)):
         if refs[side] is None:
             refs[side] = references(person)
-    result = evaluate.identity_check(net, frames["a"], frames["b"], metrics.reference_set(refs["a"]),
-                                     metrics.reference_set(refs["b"]))
+    descs = {side: metrics.reference_set(refs[side]) for side in "ab"}
+    if args.save_references:
+        metrics.save_references(args.save_references, {net.names[0]: descs["a"], net.names[1]: descs["b"]})
+    result = evaluate.identity_check(net, frames["a"], frames["b"], descs["a"], descs["b"])
     notes = [f"{len(refs[side])} of {side} ({'given' if given[side] else 'training footage'})" for side in "ab"]
     print(f"{args.model_dir} ({net.settings.name}: a = {net.names[0]}, b = {net.names[1]}); "
           f"references: {', '.join(notes)}\n")

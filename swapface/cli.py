@@ -302,6 +302,9 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--b", nargs="+", required=True, metavar="FRAMES_B", help="held-out frames (files or folders) of B")
     p.add_argument("--ref-a", nargs="+", metavar="IMG", help="reference photos of A, not among FRAMES_A")
     p.add_argument("--ref-b", nargs="+", metavar="IMG", help="reference photos of B, not among FRAMES_B")
+    p.add_argument("--references", metavar="FILE",
+                   help="saved reference descriptors of both people (.npz, e.g. data/references.npz: the demo's "
+                        "training footage); --ref-a / --ref-b replace one side's")
     p.add_argument("--video", metavar="CLIP", help="a clip of A, swapped to B for the flicker ratio")
     p.add_argument("--video-frames", type=_int_in(2), metavar="N", help="frames of the clip to check (default: 90)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for metrics.json and report.png")
@@ -326,16 +329,24 @@ def _check_report_folder(output: Path, inputs: list[str]) -> None:
 def _run_evaluate(args) -> int:
     import dataclasses
 
-    from swapface import evaluate, figures, saving
+    from swapface import evaluate, figures, metrics, saving
 
     output = Path(args.output)
+    given = [args.video, args.references]  # optional single files
     _check_report_folder(output, [*args.a, *args.b, *(args.ref_a or []), *(args.ref_b or []),
-                                  *([args.video] if args.video else [])])
+                                  *(item for item in given if item)])
     net = saving.load(args.model_dir)
     settings = evaluate.EvalSettings()
     if args.video_frames:
         settings = dataclasses.replace(settings, video_frames=args.video_frames)
-    results = evaluate.evaluate(net, args.a, args.b, args.ref_a, args.ref_b, args.video, settings)
+    refs = {"a": args.ref_a, "b": args.ref_b}
+    if args.references:
+        saved = metrics.load_references(args.references)
+        for side, name in zip("ab", net.names):
+            if refs[side] is None and name not in saved:
+                raise ValueError(f"{args.references}: holds references of {', '.join(sorted(saved))}, not of {name}")
+            refs[side] = refs[side] or saved[name]
+    results = evaluate.evaluate(net, args.a, args.b, refs["a"], refs["b"], args.video, settings)
     output.mkdir(parents=True, exist_ok=True)
     evaluate.write_report(results, output / "metrics.json")
     examples = {"a2b": evaluate.example_faces(net, args.a, "b", settings),

@@ -146,10 +146,11 @@ def identity_check(net: models.FaceSwapModel, frames_a: list[str | Path], frames
 
 
 def evaluate(net: models.FaceSwapModel, frames_a: list[str | Path], frames_b: list[str | Path],
-             refs_a: list[str | Path] | None = None, refs_b: list[str | Path] | None = None,
+             refs_a: list[str | Path] | np.ndarray | None = None, refs_b: list[str | Path] | np.ndarray | None = None,
              clip: str | Path | None = None, settings: EvalSettings = EvalSettings()) -> dict:
     """Every measure, both directions: A's frames swapped to B, B's to A (files or folders).
 
+    References are photos (files or folders) or (N, 128) descriptors (`metrics.load_references`).
     Without `refs_a` (`refs_b`) the frames of A (B) are split: even positions evaluated,
     odd ones the references. Each direction reports the strict `recognised` share (within
     the target's calibrated radius and nearer the target), the lenient `share_target`,
@@ -163,7 +164,8 @@ def evaluate(net: models.FaceSwapModel, frames_a: list[str | Path], frames_b: li
     if refs_b is None:
         frames_b, refs_b = metrics.split_references(frames_b)
     skipped = []  # (file, reason) of unreadable frames: reported, never fatal
-    descs = {"a": metrics.reference_set(refs_a, skipped), "b": metrics.reference_set(refs_b, skipped)}
+    descs = {side: refs if isinstance(refs, np.ndarray) else metrics.reference_set(refs, skipped)
+             for side, refs in (("a", refs_a), ("b", refs_b))}
     radius = {side: metrics.recognition_radius(descs[side]) for side in "ab"}
     names = dict(zip("ab", net.names))
     results = {"model": {"preset": net.settings.name, "names": list(net.names), "coverage": net.settings.coverage},

@@ -29,7 +29,9 @@ a 64 px face lacks too (detail ratio 0.02):
 
 from __future__ import annotations
 
+import io
 import logging
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -77,6 +79,35 @@ def reference_set(paths: list[str | Path], skipped: list | None = None) -> np.nd
     if not descriptors:
         raise ValueError(f"no face found in the reference images {[str(p) for p in paths]}")
     return np.array(descriptors).reshape(-1, 128)
+
+
+def save_references(path: str | Path, descriptors: dict[str, np.ndarray]) -> Path:
+    """Write each person's (N, 128) reference descriptors to an .npz (float32), atomically.
+
+    A descriptor is what the recogniser keeps of a face: 128 numbers, not a picture. Saved
+    once from a person's footage, they give every later evaluation the same references.
+    """
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: np.asarray(values, np.float32).reshape(-1, 128) for name, values in descriptors.items()})
+    return media.write_bytes_atomic(path, buffer.getvalue())
+
+
+def load_references(path: str | Path) -> dict[str, np.ndarray]:
+    """{person: (N, 128) float64 descriptors} from a `save_references` file; MediaError if it is not one."""
+    path = Path(path)
+    media.regular_file(path)
+    try:
+        file = np.load(path, allow_pickle=False)  # no pickles: loading runs no code
+        if not isinstance(file, np.lib.npyio.NpzFile):
+            raise ValueError("one array, not an .npz of people")
+        with file:
+            loaded = {name: file[name].astype(np.float64) for name in file.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise media.MediaError(path, f"not a references file ({err})") from err
+    for name, values in loaded.items():
+        if values.ndim != 2 or values.shape[1] != 128 or len(values) < 2:
+            raise media.MediaError(path, f"{name}: shape {values.shape} is not two or more 128-number descriptors")
+    return loaded
 
 
 def split_references(paths: list[str | Path]) -> tuple[list[Path], list[Path]]:

@@ -62,6 +62,24 @@ def test_cli_writes_metrics_and_report(tiny, data_dir, tmp_path, capsys):
     assert "obama -> trump" in capsys.readouterr().out
 
 
+def test_cli_uses_saved_references_and_names_a_person_they_lack(tiny, data_dir, tmp_path, capsys):
+    saving.save(tiny, tmp_path / "model")
+    saved = metrics.load_references(data_dir / "references.npz")  # the demo's training footage
+    args = ["evaluate", "-m", str(tmp_path / "model"), "--a", str(data_dir / "obama" / "c000_f00040.jpg"),
+            "--b", str(data_dir / "trump" / "c006_f00074.jpg"), "--references", str(data_dir / "references.npz")]
+    assert cli.main([*args, "-o", str(tmp_path / "eval")]) == 0
+    results = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    for side, name in (("a", "obama"), ("b", "trump")):
+        assert results["references"][side]["faces"] == len(saved[name])
+        assert results["references"][side]["radius"] == pytest.approx(metrics.recognition_radius(saved[name]))
+    assert results["a2b"]["frames"] == 1  # every frame given is evaluated: none is spent on references
+    capsys.readouterr()
+    saving.save(tiny, tmp_path / "other", names=("alice", "trump"))
+    args[2] = str(tmp_path / "other")
+    assert cli.main([*args, "-o", str(tmp_path / "eval2")]) == 2
+    assert f"{data_dir / 'references.npz'}: holds references of obama, trump, not of alice" in capsys.readouterr().err
+
+
 def test_report_is_strict_json(tmp_path):
     path = evaluate.write_report({"error": float("nan"), "share": np.float32(0.5), "distances": np.arange(2.0)},
                                  tmp_path / "metrics.json")

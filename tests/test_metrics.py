@@ -107,3 +107,18 @@ def test_detail_ratio_is_one_for_the_same_frame_and_falls_with_blur(frame, face)
     assert metrics.detail_ratios([frame], [frame.copy()], [face.landmarks]) == [pytest.approx(1)]
     blurred = cv2.GaussianBlur(frame, (0, 0), 3)
     assert metrics.detail_ratios([frame], [blurred], [face.landmarks])[0] < 0.2
+
+
+def test_saved_references_round_trip_and_bad_files_are_named(refs, tmp_path):
+    obama, trump = refs
+    path = metrics.save_references(tmp_path / "refs.npz", {"obama": obama, "trump": trump})
+    loaded = metrics.load_references(path)
+    assert sorted(loaded) == ["obama", "trump"] and loaded["obama"].shape == obama.shape
+    np.testing.assert_allclose(loaded["trump"], trump, atol=1e-6)  # stored as float32
+    (tmp_path / "one.npz").write_bytes(b"")
+    np.save(tmp_path / "array.npy", obama)
+    metrics.save_references(tmp_path / "short.npz", {"obama": obama[:1]})
+    for name, why in (("one.npz", "empty|not a references file"), ("array.npy", "one array"),
+                      ("short.npz", "not two or more 128-number descriptors")):
+        with pytest.raises(media.MediaError, match=f"{tmp_path / name}: .*({why})"):
+            metrics.load_references(tmp_path / name)

@@ -26,7 +26,8 @@ NOTEBOOKS = {
                       "PRETRAINED": "../weights", "TRANSFER_FROM": "../weights/trump_cage", "PRESET": "lite",
                       "ITERATIONS": 4, "SNAPSHOTS": 2, "CONTINUE": 2, "BATCH_SIZE": 4, "MODEL_DIR": "{tmp}/models"},
     "3_prediction.ipynb": {"MODEL_DIR": "{tmp}/model", "OUTPUT": "{tmp}/out"},
-    "4_evaluate.ipynb": {"MODEL_DIR": "{tmp}/model", "DATA": "../data", "FRAMES": 4, "OUTPUT": "{tmp}/evaluate"},
+    "4_evaluate.ipynb": {"MODEL_DIR": "{tmp}/model", "DATA": "../data", "FRAMES": 4, "OUTPUT": "{tmp}/evaluate",
+                         "REFERENCES": "../data/references.npz"},
 }
 
 
@@ -131,20 +132,24 @@ def check_prediction(tmp: Path) -> None:
 
 
 def check_evaluation(tmp: Path) -> None:
+    import numpy as np
+
     from swapface import evaluate, videoio
 
     metrics = json.loads((tmp / "evaluate" / "metrics.json").read_text())  # strict JSON: no NaN
-    half = NOTEBOOKS["4_evaluate.ipynb"]["FRAMES"] // 2  # FRAMES reached the notebook: half swapped, half refs
-    for side in "ab":
-        assert metrics["references"][side]["faces"] == half and metrics["references"][side]["split"] == "even/odd"
+    count = NOTEBOOKS["4_evaluate.ipynb"]["FRAMES"]  # FRAMES reached the notebook: all swapped, saved references
+    with np.load(ROOT / "data" / "references.npz") as file:  # the notebook's default REFERENCES
+        saved = {name: len(file[name]) for name in file.files}
+    for side, name in zip("ab", ("obama", "trump")):
+        assert metrics["references"][side]["faces"] == saved[name] and metrics["references"][side]["split"] == "given"
     for key, (source, target) in (("a2b", ("obama", "trump")), ("b2a", ("trump", "obama"))):
         r = metrics[key]
-        assert (r["from"], r["to"], r["frames"], r["outputs"]) == (source, target, half, half)
+        assert (r["from"], r["to"], r["frames"], r["outputs"]) == (source, target, count, count)
         assert 0 <= r["recognised"] <= r["share_target"] <= 1
-        assert len(r["to_target"]) == len(r["to_source"]) == r["found"] <= half
+        assert len(r["to_target"]) == len(r["to_source"]) == r["found"] <= count
         assert 0 <= r["ceiling"]["recognised"] <= 1
     for side in "ab":
-        assert metrics["reconstruction"][side]["faces"] == half and -1 <= metrics["reconstruction"][side]["ssim"] <= 1
+        assert metrics["reconstruction"][side]["faces"] == count and -1 <= metrics["reconstruction"][side]["ssim"] <= 1
     frames = videoio.video_info(ROOT / "data" / "video" / "obama_silent_b.mp4").frames
     for key in ("video", "video_unsmoothed"):  # smoothing on and off, every frame of the clip
         assert metrics[key]["frames"] == frames and metrics[key]["flicker_ratio"] > 0
