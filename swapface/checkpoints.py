@@ -3,7 +3,7 @@
     MODEL_DIR/checkpoints/<iteration>/   encoder, decoder_a, decoder_b .weights.h5, config.json,
                                          adam_a.npz, adam_b.npz, state.json: one complete snapshot
     MODEL_DIR/latest -> checkpoints/<iteration>   swapped atomically: the commit point
-    MODEL_DIR/config.json, *.weights.h5, state.json -> latest/...   so `model.load(MODEL_DIR)` works
+    MODEL_DIR/config.json, *.weights.h5, state.json -> latest/...   so `saving.load(MODEL_DIR)` works
 
 See `save_checkpoint` for why a kill at any moment cannot corrupt them, and `exclusive` for
 why two trainers never share a folder.
@@ -127,7 +127,7 @@ def _point_latest(model_dir: Path, target: str) -> None:
 
 
 def _link_top_level(model_dir: Path) -> None:
-    """MODEL_DIR/<file> -> latest/<file> for the model's files: `model.load(MODEL_DIR)` works.
+    """MODEL_DIR/<file> -> latest/<file> for the model's files: `saving.load(MODEL_DIR)` works.
 
     A plain file there (from a copy that followed the links) is replaced by the link,
     atomically: it is a stale copy of an older checkpoint.
