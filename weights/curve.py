@@ -1,6 +1,6 @@
 """The demo weights' learning curve: strict identity on the held-out frames, per checkpoint.
 
-    python weights/curve.py MODEL_DIR [--hours H] [--log weights/curve.json]   # add one point
+    python weights/curve.py MODEL_DIR [--hours H] [--earlier-steps 10010] [--log weights/curve.json]   # add one point
     python weights/curve.py --plot [--log weights/curve.json] [--out image/demo_curve.png]
 
 Each point: the training step and wall-clock hours of MODEL_DIR's checkpoint (hours given,
@@ -19,30 +19,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def measure(model_dir: Path, hours: float) -> dict:
-    from identity_check import held_out, references
+def measure(model_dir: Path, hours: float, earlier_steps: int) -> dict:
+    from identity_check import held_out
 
     from swapface import checkpoints, evaluate, metrics, saving
 
     net = saving.load(model_dir)
     extra = saving.read_config(model_dir)["extra"]
-    state = checkpoints.load_state(model_dir) or {"iteration": extra.get("iteration", extra.get("iterations"))}
-    refs = {person: metrics.reference_set(references(person)) for person in ("obama", "trump")}
+    state = checkpoints.load_state(model_dir)  # a training checkpoint counts the steps of its own run only
+    step = earlier_steps + state["iteration"] if state else extra.get("iterations", extra.get("iteration"))
+    refs = metrics.load_references(ROOT / "data" / "references.npz")  # identity_check.py's, saved
     result = evaluate.identity_check(net, held_out("obama"), held_out("trump"), refs["obama"], refs["trump"])
-    return {"step": state["iteration"], "hours": hours, **result}
+    return {"step": step, "hours": hours, **result}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", nargs="?", type=Path)
     parser.add_argument("--hours", type=float)
+    parser.add_argument("--earlier-steps", type=int, default=10_010,
+                        help="steps of the weights a checkpoint's run started from (stage 1)")
     parser.add_argument("--log", type=Path, default=ROOT / "weights" / "curve.json")
     parser.add_argument("--plot", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "image" / "demo_curve.png")
     args = parser.parse_args()
     points = json.loads(args.log.read_text()) if args.log.is_file() else []
     if args.model_dir is not None:
-        points.append(measure(args.model_dir, args.hours))
+        points.append(measure(args.model_dir, args.hours, args.earlier_steps))
         points.sort(key=lambda p: p["hours"])
         args.log.write_text(json.dumps(points, indent=1) + "\n")
         print(json.dumps(points[-1]))
