@@ -60,10 +60,13 @@ def open_video(path: str | Path) -> Iterator[av.container.InputContainer]:
 
 
 def _audio_seconds(container: av.container.InputContainer) -> float | None:
-    """Length of the first audio track: from its packets' timestamps, exact without decoding."""
+    """Length of the first audio track: as the container states it, else from its packets'
+    timestamps (Matroska states none), which needs a pass over the file but no decoding."""
     if not container.streams.audio:
         return None
     stream = container.streams.audio[0]
+    if stream.duration:
+        return float(stream.duration * stream.time_base)
     first = end = None
     for packet in container.demux(stream):
         if packet.pts is None:  # the flush packet at the end
@@ -94,7 +97,7 @@ def _decoded(path: Path, container: av.container.InputContainer) -> Iterator[av.
     player shows it; a file with no frame at all is an error (see `iter_frames`).
     """
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"  # FFmpeg decodes on several cores, without holding the GIL
+    stream.thread_type = "AUTO"  # FFmpeg decodes on threads of its own, frames and slices in parallel
     count = 0
     try:
         for frame in container.decode(stream):
