@@ -56,7 +56,7 @@ MEAN_FACE = np.stack([MEAN_FACE_X, MEAN_FACE_Y], axis=1)  # (51, 2) float64
 RIGHT_EYE = slice(36, 42)
 LEFT_EYE = slice(42, 48)
 ALIGN_POINTS = slice(17, 68)  # the points that MEAN_FACE describes
-INNER = slice(17, 68)  # brows, eyes, nose, mouth: what a swap redraws (the jaw is the frame's)
+INNER = ALIGN_POINTS  # brows, eyes, nose, mouth: also what a swap redraws (the jaw is the frame's)
 
 DETECTORS = ("hog", "cnn")  # dlib's HOG + linear SVM, and its CNN (mmod)
 SAME_PERSON = 0.6  # dlib's customary descriptor distance under which two faces are one person

@@ -16,7 +16,8 @@ TRANSFER = WEIGHTS / "trump_cage"  # notebook 2's transfer-learning start: anoth
 def test_bundled_weights_are_small_and_name_the_people():
     config = json.loads((WEIGHTS / "config.json").read_text())
     assert config["names"] == {"a": "obama", "b": "trump"}
-    size = sum(p.stat().st_size for p in WEIGHTS.iterdir() if p.is_file())
+    assert config["storage"] == "float16"
+    size = sum(p.stat().st_size for p in WEIGHTS.rglob("*") if p.is_file())  # both bundles together
     assert size <= 30 * 2**20
     net = saving.load(WEIGHTS)
     assert net.names == ("obama", "trump")

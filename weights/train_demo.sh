@@ -28,4 +28,4 @@ done
 swapface train "$work/faces/obama" "$work/faces/trump" -m "$work/model" --preset lite --batch-size 16 \
   --save-every 500 --iterations "$iterations" --names obama trump --coverage 0.8 \
   ${pretrained:+--pretrained "$pretrained"}
-python weights/save_demo.py "$work/model"
+python weights/save_demo.py "$work/model" --float16  # half the bytes; loads as float32
