@@ -56,7 +56,7 @@ def naive(video: Path, preset: str, frames: int) -> dict:
         rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         for rect in detector(rgb, 1):
             points = np.array([(p.x, p.y) for p in predictor(rgb, rect).parts()], dtype=float)
-            matrix = swap.input_matrix(points)
+            matrix = swap.face_job(0, points, net.settings).matrix
             face = net.autoencoder_b.predict(swap.model_input(frame, matrix)[None], verbose=0)[0]
             frame = swap.blend(frame, face, points, matrix)
         done += 1

@@ -86,11 +86,10 @@ def output_paths(paths: list[Path], output: Path) -> list[Path]:
 def _jobs(frame: np.ndarray, src: Path, net: models.FaceSwapModel, settings: swap.SwapSettings,
           identity: faces.IdentityFilter | None, alignments: dict | None) -> list[swap.FaceJob]:
     """The faces to swap in one image: from the alignments when they list it, else detected."""
-    size, coverage = net.settings.image_size, net.settings.coverage
     known = (alignments or {}).get(src.resolve())
     if known is None:
-        return swap.find_jobs([frame], settings, identity, size, coverage)
-    return [swap.FaceJob(0, points, swap.input_matrix(points, size, coverage)) for points in known]
+        return swap.find_jobs([frame], net.settings, settings, identity)
+    return [swap.face_job(0, points, net.settings) for points in known]
 
 
 def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapModel, to: str,

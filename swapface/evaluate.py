@@ -75,13 +75,12 @@ def swap_clip(net: models.FaceSwapModel, clip: str | Path, to: str, settings: Ev
     `landmarks[t]` lists the (68, 2) sets swapped in frame t.
     """
     tracker = video.FaceTracker(video_settings, settings.swap_settings.faces)
-    size = net.settings.image_size
     inputs, outputs, landmarks = [], [], []
     for index, frame in videoio.iter_frames(clip):
         if index >= settings.video_frames:
             break
         points = tracker.step(frame)
-        jobs = [swap.FaceJob(0, p, swap.input_matrix(p, size, net.settings.coverage)) for p in points]
+        jobs = [swap.face_job(0, p, net.settings) for p in points]
         outputs.append(swap.swap_frames([frame], net, to, settings.swap_settings, jobs=jobs)[0])
         inputs.append(frame)
         landmarks.append(points)
@@ -113,7 +112,7 @@ def swap_images(net: models.FaceSwapModel, paths: list[str | Path], to: str,
         if face is None:
             log.warning("%s: no face found, not evaluated", path)
             continue
-        jobs.append(swap.FaceJob(len(inputs), face.landmarks, swap.input_matrix(face.landmarks, size, net.settings.coverage)))
+        jobs.append(swap.face_job(len(inputs), face.landmarks, net.settings))
         inputs.append(image)
     outputs = swap.swap_frames(inputs, net, to, settings.swap_settings, jobs=jobs)
     return inputs, outputs, jobs
@@ -211,7 +210,7 @@ def ceiling_scores(inputs: list[np.ndarray], landmarks: list[np.ndarray], target
     for path, image in metrics.readable_frames(target_frames, None):  # unreadable ones: already reported by evaluate
         face = faces.largest_face(image, settings.swap_settings.faces)
         if face is not None:
-            matrix = swap.input_matrix(face.landmarks, size, coverage)
+            matrix = swap.face_job(0, face.landmarks, model_settings).matrix
             decoded = swap.model_input(image, matrix, size)
             if settings.swap_settings.mask == "learned":
                 outline = faces.region_weights((size, size), faces.transform_points(face.landmarks, matrix)) > 0
@@ -223,7 +222,7 @@ def ceiling_scores(inputs: list[np.ndarray], landmarks: list[np.ndarray], target
     outputs = []
     for frame, points in zip(inputs, landmarks):
         nearest = int(np.argmin(np.linalg.norm(poses - np.array(faces.head_pose(points)[:2]), axis=1)))
-        matrix = swap.input_matrix(points, size, coverage)
+        matrix = swap.face_job(0, points, model_settings).matrix
         outputs.append(swap.blend(frame, donors[nearest][1], points, matrix, settings.swap_settings, coverage))
     return {**metrics.identity_scores(outputs, target_refs, source_refs, radius=radius),
             "detail_ratio": metrics.median_or_nan(metrics.detail_ratios(inputs, outputs, landmarks)), "images": outputs}

@@ -50,15 +50,6 @@ class SwapSettings:
             raise ValueError(f"unknown colour mode {self.color!r}: use one of {', '.join(COLORS)}")
 
 
-def input_matrix(landmarks: np.ndarray, size: int = 64, coverage: float = 1.0) -> np.ndarray:
-    """2x3 matrix from frame pixels to the model's `size` px input.
-
-    The mean face spans the central `coverage` of the model's square (the model's
-    `settings.coverage`), exactly as training cuts its inputs from the aligned crops.
-    """
-    return faces.align_matrix(landmarks, size, coverage=coverage)
-
-
 def model_input(frame: np.ndarray, matrix: np.ndarray, size: int = 64) -> np.ndarray:
     """The aligned face the model sees: float32 BGR (size, size, 3) in [0, 1]."""
     return warp.to_float(faces.align(frame, matrix, size))
@@ -173,7 +164,7 @@ def blend(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix:
           settings: SwapSettings = SwapSettings(), coverage: float = 1.0) -> np.ndarray:
     """Put one decoded face (S, S, 3 or 4 with its mask, float32 in [0, 1]) into `frame`; returns uint8 BGR.
 
-    `coverage` is the model's (see `input_matrix`): it sets the face's size in the square.
+    `coverage` is the model's (see `face_job`): it sets the face's size in the square.
 
     Works on the face's region only: masks, colour and blending on a whole 720p frame
     would cost ten times more for the same pixels.
@@ -215,18 +206,38 @@ class FaceJob:
 
     frame: int
     landmarks: np.ndarray
-    matrix: np.ndarray
+    matrix: np.ndarray  # frame pixels -> the model's square: see `face_job`
 
 
-def find_jobs(frames: list[np.ndarray], settings: SwapSettings = SwapSettings(),
-              identity: faces.IdentityFilter | None = None, size: int = 64, coverage: float = 1.0) -> list[FaceJob]:
-    """Every face to swap in `frames` (only those `identity` accepts, if given)."""
+def face_job(frame: int, landmarks: np.ndarray, model_settings: models.ModelSettings) -> FaceJob:
+    """The one way to cut a face for a model: its size and the coverage it was trained at.
+
+    The matrix maps frame pixels to the model's `image_size` square with the mean face
+    spanning its central `coverage`, exactly as training cut its inputs from the aligned
+    crops. A face framed any other way is one the model never saw (a tighter crop makes
+    a smaller, different face), so every caller, photo, video, evaluation, builds its jobs here.
+
+    Example:
+        >>> from swapface import media
+        >>> frame = media.read_image("data/trump/c006_f00070.jpg")
+        >>> job = face_job(0, faces.largest_face(frame).landmarks, models.get_preset("lite"))
+        >>> faces.align(frame, job.matrix, 64).shape  # what the lite model encodes
+        (64, 64, 3)
+    """
+    landmarks = np.asarray(landmarks, np.float64)
+    matrix = faces.align_matrix(landmarks, model_settings.image_size, coverage=model_settings.coverage)
+    return FaceJob(frame, landmarks, matrix)
+
+
+def find_jobs(frames: list[np.ndarray], model_settings: models.ModelSettings, settings: SwapSettings = SwapSettings(),
+              identity: faces.IdentityFilter | None = None) -> list[FaceJob]:
+    """Every face to swap in `frames` (only those `identity` accepts, if given), cut for the model."""
     jobs = []
     for index, frame in enumerate(frames):
         for face in faces.find_faces(frame, settings.faces):
             if identity is not None and not identity.accepts(faces.descriptor(frame, face.landmarks)):
                 continue
-            jobs.append(FaceJob(index, face.landmarks, input_matrix(face.landmarks, size, coverage)))
+            jobs.append(face_job(index, face.landmarks, model_settings))
     return jobs
 
 
@@ -251,9 +262,8 @@ def swap_frames(frames: list[np.ndarray], net: models.FaceSwapModel, to: str,
     Returns uint8 BGR frames; the inputs are never modified (a frame without a face to
     swap comes back as the same array).
     """
-    size = net.settings.image_size
     if jobs is None:
-        jobs = find_jobs(frames, settings, identity, size, net.settings.coverage)
+        jobs = find_jobs(frames, net.settings, settings, identity)
     if settings.mask == "learned" and not net.settings.learned_mask:
         raise ValueError("--mask learned needs a model trained with --learned-mask; this one has no mask output")
     decoded = decode_jobs(frames, jobs, net, to, mask=settings.mask == "learned")

@@ -215,7 +215,6 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
                             "with copies of the edge pixels (H.264 needs even sides)")
     tracker = FaceTracker(video_settings, settings.faces, identity)
     timeline = ConstantRate(info.fps)
-    size = net.settings.image_size
     start = time.perf_counter()
     encoder = videoio.VideoWriter(partial, padded, info.fps, source if info.audio else None, video_settings.crf,
                                   tags=provenance.video_tags(), name=output)
@@ -223,10 +222,8 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
     try:
         for batch in _batches(media.prefetch(videoio.iter_timed_frames(source)), video_settings.batch):
             frames = [frame for _, frame in batch]
-            jobs = []
-            for index, frame in enumerate(frames):
-                jobs += [swap.FaceJob(index, points, swap.input_matrix(points, size))
-                         for points in tracker.step(frame)]
+            jobs = [swap.face_job(index, points, net.settings)
+                    for index, frame in enumerate(frames) for points in tracker.step(frame)]
             swapped = swap.swap_frames(frames, net, to, settings, jobs=jobs)
             for (seconds, before), after in zip(batch, swapped):
                 frame = np.hstack([before, after]) if video_settings.side_by_side else after

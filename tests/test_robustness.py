@@ -53,7 +53,7 @@ def test_swap_on_a_face_at_every_edge_and_scale(tiny, obama_frame):
         size = (int(frame.shape[1] * max(scale, 1)), int(frame.shape[0] * max(scale, 1)))
         moved = cv2.warpAffine(frame, matrix, size)
         points = faces.transform_points(face.landmarks, matrix)
-        job = swap.FaceJob(0, points, swap.input_matrix(points))
+        job = swap.face_job(0, points, tiny.settings)
         out = swap.swap_frames([moved], tiny, "b", swap.SwapSettings(seamless=True), jobs=[job])[0]
         assert out.shape == moved.shape and out.dtype == np.uint8
 

@@ -1,5 +1,7 @@
 """Stage 3 geometry, masks, colour and video on real frames (a tiny model is enough)."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -13,6 +15,11 @@ def tiny():
     return model.FaceSwapModel(net.settings, net.encoder, net.decoder_a, net.decoder_b,
                                net.autoencoder_a, net.autoencoder_b, names=("obama", "trump"))
 
+
+
+def square(points, coverage=1.0):
+    """Frame -> 64 px model square of a face, as a model with this coverage cuts it."""
+    return swap.face_job(0, points, dataclasses.replace(model.get_preset("tiny"), coverage=coverage)).matrix
 
 def test_pasting_the_unchanged_crop_back_reproduces_the_face(frame):
     face = faces.find_faces(frame)[0]
@@ -29,7 +36,7 @@ def test_pasting_the_unchanged_crop_back_reproduces_the_face(frame):
 
 def test_model_input_is_the_mean_face_square(frame):
     face = faces.find_faces(frame)[0]
-    matrix = swap.input_matrix(face.landmarks)
+    matrix = square(face.landmarks)
     eyes = faces.eye_centres(faces.transform_points(face.landmarks, matrix))
     mean_eyes = faces.eye_centres(np.vstack([np.zeros((17, 2)), faces.mean_face_points(64, 1.0)]))
     assert np.abs(eyes - mean_eyes).max() < 1.5
@@ -39,7 +46,7 @@ def test_model_input_is_the_mean_face_square(frame):
 
 def test_a_learned_mask_of_ones_is_the_square(frame):
     face = faces.find_faces(frame)[0]
-    matrix = swap.input_matrix(face.landmarks)
+    matrix = square(face.landmarks)
     rect = swap.make_mask(frame.shape, face.landmarks, matrix, "rect")
     learned = swap.make_mask(frame.shape, face.landmarks, matrix, "learned", learned=np.ones((64, 64), np.float32))
     assert np.abs(rect - learned).max() < 1e-5
@@ -50,7 +57,7 @@ def test_a_learned_mask_of_ones_is_the_square(frame):
 @pytest.mark.parametrize("kind", [kind for kind in swap.MASKS if kind != "learned"])
 def test_masks_stay_in_the_frame_and_cover_the_face(frame, kind):
     face = faces.find_faces(frame)[0]
-    matrix = swap.input_matrix(face.landmarks)
+    matrix = square(face.landmarks)
     mask = swap.make_mask(frame.shape, face.landmarks, matrix, kind, erode=0, feather=0)
     assert mask.shape == frame.shape[:2] and mask.dtype == np.float32
     assert mask.min() >= 0 and mask.max() <= 1
@@ -63,7 +70,7 @@ def test_masks_stay_in_the_frame_and_cover_the_face(frame, kind):
 
 def test_face_mask_reaches_over_the_forehead_and_scales_with_the_face(frame):
     face = faces.find_faces(frame)[0]
-    matrix = swap.input_matrix(face.landmarks, 64, coverage=0.8)
+    matrix = square(face.landmarks, coverage=0.8)
     hull = swap.make_mask(frame.shape, face.landmarks, matrix, "hull+rect", erode=0, feather=0, coverage=0.8)
     full = swap.make_mask(frame.shape, face.landmarks, matrix, "face", erode=0, feather=0, coverage=0.8)
     brow_top = int(face.landmarks[17:27, 1].min())
@@ -72,7 +79,7 @@ def test_face_mask_reaches_over_the_forehead_and_scales_with_the_face(frame):
     assert (full >= hull - 1e-6).all()
     # Twice the frame, twice the face: the mask's area grows 4x (erosion and feather scale with it).
     big = cv2.resize(frame, None, fx=2, fy=2)
-    matrix2 = swap.input_matrix(face.landmarks * 2, 64, coverage=0.8)
+    matrix2 = square(face.landmarks * 2, coverage=0.8)
     area = (swap.make_mask(frame.shape, face.landmarks, matrix, coverage=0.8) > 0.5).sum()
     area2 = (swap.make_mask(big.shape, face.landmarks * 2, matrix2, coverage=0.8) > 0.5).sum()
     assert area2 / area == pytest.approx(4, rel=0.05)
@@ -90,7 +97,7 @@ def test_mask_of_a_face_cut_by_the_frame_edge(frame):
     left = face.box[0] + face.width // 2
     cut = np.ascontiguousarray(frame[:, left:])  # half the face is outside
     points = face.landmarks - [left, 0]
-    matrix = swap.input_matrix(points)
+    matrix = square(points)
     mask = swap.make_mask(cut.shape, points, matrix)
     assert mask.shape == cut.shape[:2] and 0 < mask.max() <= 1
     decoded = swap.model_input(cut, matrix)

@@ -1,5 +1,6 @@
 """Video conversion keeps time, size and sound, and fails loudly when it cannot write."""
 
+import dataclasses
 import subprocess
 
 import av
@@ -7,7 +8,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from swapface import video, videoio
+from swapface import faces, model, swap, video, videoio
 
 
 def test_variable_frame_rate_keeps_each_frame_at_its_time(vfr_clip, tiny, tmp_path):
@@ -70,3 +71,18 @@ def test_audio_is_copied_interleaved_and_whole(vfr_clip, tiny, tmp_path):
     assert copied == sent
     first_video = kinds.index("video")
     assert "audio" in kinds[first_video:kinds.index("video", first_video + 5)]  # not all sound at the end
+
+
+def test_video_faces_are_cut_as_the_model_was_trained(data_dir, tmp_path, monkeypatch):
+    """A coverage-0.8 model gets, from every video frame, the square it was trained on (not 2017's 1.0)."""
+    net = model.build(dataclasses.replace(model.get_preset("tiny"), coverage=0.8))
+    seen = []
+    decode = swap.decode_jobs
+    monkeypatch.setattr(swap, "decode_jobs", lambda frames, jobs, *args, **kw: (seen.extend(jobs),
+                                                                                decode(frames, jobs, *args, **kw))[1])
+    report = video.convert_video(data_dir / "video" / "obama_silent_b.mp4", tmp_path / "out.mp4", net, "b",
+                                 progress=False)
+    assert report.faces == len(seen) > 20
+    trained = faces.eye_centres(np.vstack([np.zeros((17, 2)), faces.mean_face_points(64, 0.8)]))
+    for job in seen:  # the eyes land where training put them: the mean face spans 0.8 of the square
+        assert np.abs(faces.eye_centres(faces.transform_points(job.landmarks, job.matrix)) - trained).max() < 1.5

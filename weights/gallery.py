@@ -43,7 +43,7 @@ def clip_frames(net: model.FaceSwapModel, clip: Path, to: str, every: int = 2) -
     out, matrix = [], None
     for index, frame in videoio.iter_frames(clip):
         points = tracker.step(frame)
-        jobs = [swap.FaceJob(0, p, swap.input_matrix(p, size, coverage)) for p in points]
+        jobs = [swap.face_job(0, p, net.settings) for p in points]
         swapped = swap.swap_frames([frame], net, to, jobs=jobs)[0]
         if points and matrix is None:  # one crop for the whole clip: the face moves, the frame does not
             matrix = faces.align_matrix(points[0], SIZE)
