@@ -213,6 +213,52 @@ def detail_ratios(inputs: list[np.ndarray], outputs: list[np.ndarray], landmarks
     return ratios
 
 
+EVIDENCE = ("detail", "seam", "colour")  # what `swap_evidence` measures, in this order
+
+
+def swap_evidence(image: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
+    """What gives a 2017-style swap away, measured on one face of a frame (no model needed).
+
+    Three regions from the face's own landmarks (68, 2): the inner face (`inner_face_mask`:
+    brows to mouth, where a swap redraws), the *outline band* just inside the landmark hull
+    (jaw and cheeks, where the blend's seam runs), and a *ring* just outside it (hair, ears,
+    collar: always the frame's own), the band and ring each 0.4 eye distances wide.
+
+    * `detail`: log of the inner face's fine detail (variance of the Laplacian) over the
+      ring's. A decoded 64 px face pasted over a 200 px one is soft: about -3 for this
+      project's swaps, about 0 for a real face.
+    * `seam`: log of the outline band's detail over the inner face's: the frame's own jaw,
+      sharp, around a soft redrawn centre (negative on a real face, whose eyes and mouth
+      hold the most detail).
+    * `colour`: CIE76 delta E between the mean Lab colours of the inner face and the band.
+
+    Returns {"detail": .., "seam": .., "colour": ..} (NaN where a region is empty).
+
+    Example:
+        >>> import cv2
+        >>> frame = media.read_image("data/obama/c000_f00000.jpg")
+        >>> points = largest_face(frame).landmarks
+        >>> blurred = frame.copy()
+        >>> inner = inner_face_mask(frame.shape, points, erode=0)
+        >>> blurred[inner] = cv2.GaussianBlur(frame, (0, 0), 3)[inner]  # a soft inner face, as a swap's
+        >>> swap_evidence(blurred, points)["detail"] < swap_evidence(frame, points)["detail"] - 1
+        True
+    """
+    inner = inner_face_mask(image.shape, landmarks)
+    hull = faces.hull_mask(image.shape, landmarks)
+    width = int(round(0.4 * float(np.linalg.norm(np.subtract(*faces.eye_centres(landmarks))))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * max(width, 1) + 1,) * 2)
+    ring = (cv2.dilate(hull, kernel) > 0) & (hull == 0)
+    band = (hull > 0) & (cv2.erode(hull, kernel) == 0) & ~inner
+    detail = {name: sharpness(image, region) for name, region in (("inner", inner), ("ring", ring), ("band", band))}
+    lab = cv2.cvtColor(image, cv2.COLOR_BGR2LAB).astype(np.float64) * [100 / 255, 1, 1]  # L in 0-100, a and b
+    colour = float(np.linalg.norm(lab[inner].mean(axis=0) - lab[band].mean(axis=0))) if inner.any() and band.any() \
+        else float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"detail": float(np.log(detail["inner"] / detail["ring"])),
+                "seam": float(np.log(detail["band"] / detail["inner"])), "colour": colour}
+
+
 def landmark_error(before: np.ndarray, after: np.ndarray) -> float:
     """Mean distance between landmarks 17-67 of two (68, 2) sets, in inter-ocular distances.
 

@@ -52,3 +52,39 @@ def test_learning_curve_draws_each_direction_per_hour_with_the_aims():
     assert list(recognised.lines[0].get_xdata()) == [1.0, 2.0] and list(recognised.lines[0].get_ydata()) == [0.2, 0.9]
     assert list(detail.lines[1].get_ydata()) == [0.05, 0.08] and detail.lines[-1].get_ydata()[0] == 0.15
     assert distance.lines[-1].get_label() == "genuine photos"
+
+
+def test_coverage_figure_draws_each_model_view_and_what_the_model_sees(frame, face):
+    from swapface import faces
+
+    crop = faces.align(frame, face.matrix, 256)
+    fig = figures.coverage_figure(crop, coverages=(1.0, 0.8), size=64)
+    crop_ax, *inputs = fig.axes
+    views = [patch.get_width() for patch in crop_ax.patches]
+    assert views == pytest.approx([160, 160, 200])  # the mean-face square, then 0.625 / 1.0 and 0.625 / 0.8 of 256 px
+    assert [ax.images[0].get_array().shape for ax in inputs] == [(64, 64, 3)] * 2
+
+
+def test_loss_weights_figure_reads_the_weight_channel_as_the_loss_does():
+    face = np.zeros((32, 32, 4), np.uint8)
+    face[8:24, 8:24, 3] = 128  # the face
+    face[12:16, 12:16, 3] = 255  # an eye
+    weights = np.asarray(figures.loss_weights_figure(face, eye_mouth=3.0).axes[1].images[0].get_array())
+    assert (weights[0, 0], weights[10, 10], weights[13, 13]) == pytest.approx((0.0, 1.0, 3.0), abs=0.01)
+
+
+def test_warp_figure_shows_the_difference_the_network_must_undo(frame, face):
+    from swapface import faces
+
+    crop = faces.align(frame, face.matrix, 256)
+    still, warped = figures.warp_strength_figure(crop, jitter=0.0), figures.warp_strength_figure(crop, jitter=10.0)
+    assert len(warped.axes) == 4
+    means = [float(np.asarray(fig.axes[3].images[0].get_array()).mean()) for fig in (still, warped)]
+    assert means[0] < 1.0 < 5.0 < means[1]  # no jitter: the input is the target
+
+
+def test_evidence_figure_separates_real_from_swapped_and_held_out():
+    evidence = [{"detail": 0.0, "seam": -2.0}, {"detail": -3.0, "seam": 0.5}, {"detail": 0.1, "seam": -1.9}]
+    fig = figures.evidence_figure(evidence, swapped=[False, True, False], held_out=[False, False, True])
+    assert sorted(text.get_text() for text in fig.axes[0].get_legend().get_texts()) == \
+        ["real, held out (1)", "real, trained on (1)", "swapped, trained on (1)"]

@@ -109,6 +109,21 @@ def test_detail_ratio_is_one_for_the_same_frame_and_falls_with_blur(frame, face)
     assert metrics.detail_ratios([frame], [blurred], [face.landmarks])[0] < 0.2
 
 
+def test_swap_evidence_flags_a_soft_inner_face_and_a_recoloured_one(frame, face):
+    real = metrics.swap_evidence(frame, face.landmarks)
+    assert list(real) == list(metrics.EVIDENCE) and all(np.isfinite(list(real.values())))
+    inner = metrics.inner_face_mask(frame.shape, face.landmarks, erode=0)
+    soft = frame.copy()
+    soft[inner] = cv2.GaussianBlur(frame, (0, 0), 3)[inner]  # a redrawn, blurry centre, the frame's jaw around it
+    blurred = metrics.swap_evidence(soft, face.landmarks)
+    assert blurred["detail"] < real["detail"] - 1 and blurred["seam"] > real["seam"] + 1
+    tinted = frame.copy()
+    tinted[inner] = np.clip(frame[inner].astype(int) + [0, 0, 40], 0, 255)  # redder centre
+    assert metrics.swap_evidence(tinted, face.landmarks)["colour"] > real["colour"] + 5
+    whole = cv2.GaussianBlur(frame, (0, 0), 3)  # the whole frame soft: the inner face no softer than the rest
+    assert abs(metrics.swap_evidence(whole, face.landmarks)["detail"] - real["detail"]) < 1
+
+
 def test_saved_references_round_trip_and_bad_files_are_named(refs, tmp_path):
     obama, trump = refs
     path = metrics.save_references(tmp_path / "refs.npz", {"obama": obama, "trump": trump})

@@ -113,6 +113,47 @@ def mean_face_figure(size: int = 256, coverage: float = faces.DEFAULT_COVERAGE, 
     return fig
 
 
+def coverage_figure(crop: np.ndarray, crop_coverage: float = faces.DEFAULT_COVERAGE,
+                    coverages: Sequence[float] = (1.0, 0.8), size: int = 64, width: float = 7.5) -> Figure:
+    """The three numbers called "coverage", drawn on one aligned crop (uint8 BGR (S, S, 3)).
+
+    `crop_coverage`: the share of the crop's side the mean-face square spans (extraction's,
+    0.625: 160 of 256 px). Each model coverage c in `coverages` (2017: 1.0; this project's
+    default: 0.8) is the share of the *model's* square the mean-face square spans, so the
+    model's view of the crop is a square of side crop_coverage / c of the crop, centred. Left:
+    the crop with the mean face and each square; then, per coverage, what the model is fed
+    (`warp.model_inputs` at `size` px).
+    """
+    from swapface import warp
+
+    side = crop.shape[0]
+    fig = Figure(figsize=(width, width * 0.4), layout="constrained")
+    axes = fig.subplots(1, 1 + len(coverages), width_ratios=[2] + [1] * len(coverages))
+    ax = axes[0]
+    ax.imshow(rgb(crop))
+    _draw_mean_face(ax, side, crop_coverage, colour="tab:blue")
+    colours = ("yellow", "tab:green", "tab:orange", "tab:purple")
+    for index, coverage in enumerate(coverages):
+        view = side * crop_coverage / coverage
+        start = (side - view) / 2
+        ax.add_patch(Rectangle((start, start), view, view, fill=False, color=colours[index % len(colours)],
+                               linewidth=1.2, linestyle=":" if index % 2 else "-",
+                               label=f"model view, coverage {coverage:g}: {view:.0f} px"))
+    ax.set_xlim(0, side)
+    ax.set_ylim(side, 0)
+    ax.set_title(f"{side} px crop: the mean face spans its central\n{crop_coverage:g} ({side * crop_coverage:.0f} px, blue dashes)",
+                 fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=6, ncols=2)
+    plain(ax)
+    for ax, coverage in zip(axes[1:], coverages):
+        view = warp.WarpSettings(size=size, coverage=min(1.0, crop_coverage / coverage))
+        shown = warp.model_inputs(crop[None, ..., :3], view)
+        ax.imshow(rgb((shown[0] * 255).round().astype(np.uint8)))
+        ax.set_title(f"the model's {size} px input\nat coverage {coverage:g}", fontsize=8)
+        plain(ax)
+    return fig
+
+
 def alignment_errors(face: faces.Face, coverage: float = faces.DEFAULT_COVERAGE) -> tuple[float, float]:
     """Mean distance in crop pixels from the face's landmarks 17-67, then from its 12 eye
     points, to the mean face after alignment with `face.matrix` (crop side `face.size`)."""

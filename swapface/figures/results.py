@@ -163,3 +163,23 @@ def flicker_figure(curves: dict[str, list[float]]) -> Figure:
     ax.set(xlabel="frame", ylabel="mean change inside the face (0-255)")
     ax.legend(fontsize=7)
     return fig
+
+
+def evidence_figure(evidence: list[dict[str, float]], swapped: list[bool], held_out: list[bool] | None = None,
+                    x: str = "detail", y: str = "seam", width: float = 5.5) -> Figure:
+    """Real and swapped faces in the plane of two `metrics.swap_evidence` measures.
+
+    Blue: real faces, red: swaps; filled: the faces a detector trained on, hollow: held out.
+    """
+    held_out = [False] * len(evidence) if held_out is None else held_out
+    fig = Figure(figsize=(width, width * 0.75), layout="constrained")
+    ax = fig.subplots()
+    for is_swap, colour, label in ((False, "tab:blue", "real"), (True, "tab:red", "swapped")):
+        for out, fill, kind in ((False, colour, "trained on"), (True, "none", "held out")):
+            chosen = [e for e, s, h in zip(evidence, swapped, held_out) if s == is_swap and h == out]
+            if chosen:
+                ax.scatter([e[x] for e in chosen], [e[y] for e in chosen], s=28, facecolors=fill, edgecolors=colour,
+                           marker="o" if not is_swap else "s", label=f"{label}, {kind} ({len(chosen)})")
+    ax.set(xlabel=x, ylabel=y)
+    ax.legend(fontsize=7)
+    return fig

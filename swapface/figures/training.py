@@ -140,8 +140,8 @@ def warp_figure(image: np.ndarray | str | Path, grid: np.ndarray, warped: np.nda
     output = np.stack(np.meshgrid(step, step), axis=-1).reshape(-1, 2)
     fitted = faces.transform_points(output, np.linalg.inv(umeyama(grid.reshape(-1, 2), output))[:2])
     fitted = fitted.reshape(grid.shape)
-    fig = Figure(figsize=(width, width * 0.37), layout="constrained")
-    crop_ax, warped_ax, target_ax = fig.subplots(1, 3)
+    fig = Figure(figsize=(width, width * 0.3), layout="constrained")
+    crop_ax, warped_ax, target_ax, diff_ax = fig.subplots(1, 4)
     crop_ax.imshow(crop)
     for lines, style in ((fitted, dict(color="tab:cyan", linestyle="--", linewidth=0.8)),
                          (grid, dict(color="yellow", linewidth=1.0))):
@@ -150,12 +150,44 @@ def warp_figure(image: np.ndarray | str | Path, grid: np.ndarray, warped: np.nda
     crop_ax.scatter(grid[..., 0].ravel(), grid[..., 1].ravel(), s=9, c="tab:red", linewidths=0, zorder=3)
     crop_ax.set_xlim(0, crop.shape[1])
     crop_ax.set_ylim(crop.shape[0], 0)
-    crop_ax.set_title(f"{crop.shape[1]} px crop and the {points}x{points} warp grid", fontsize=9)
+    crop_ax.set_title(f"{crop.shape[1]} px crop,\n{points}x{points} warp grid", fontsize=9)
     warped_ax.imshow(rgb(to_uint8(warped)))
-    warped_ax.set_title(f"warped: the input ({size} px)", fontsize=9)
+    warped_ax.set_title(f"warped: the input\n({size} px)", fontsize=9)
     target_ax.imshow(rgb(to_uint8(target)))
-    target_ax.set_title(f"target: what to draw ({size} px)", fontsize=9)
-    for ax in (crop_ax, warped_ax, target_ax):
+    target_ax.set_title(f"target: what to draw\n({size} px)", fontsize=9)
+    difference = np.abs(to_uint8(warped).astype(np.int16) - to_uint8(target)).mean(axis=-1)
+    diff_ax.imshow(difference, cmap="gray", vmin=0, vmax=64)
+    diff_ax.set_title(f"|warped - target|: mean\n{difference.mean():.1f} grey levels", fontsize=9)
+    for ax in (crop_ax, warped_ax, target_ax, diff_ax):
+        plain(ax)
+    return fig
+
+
+def loss_weights_figure(face: np.ndarray, eye_mouth: float = 3.0, width: float = 7.5) -> Figure:
+    """What the masked loss counts, pixel by pixel, on one face with its weight channel.
+
+    `face` is (S, S, 4): BGR and the region weights `extract.face_weights` makes (uint8 0 off
+    the face, 128 on it, 255 on eyes and mouth; or the same in [0, 1], as a training target
+    carries them). Drawn as the loss reads them (`losses.split_weights`): 0 off the face, 1 on
+    it, `eye_mouth` on eyes and mouth; then the face as the loss sees it, each pixel's
+    brightness scaled by its weight.
+    """
+    face = np.asarray(face)
+    colour = to_uint8(face[..., :3])
+    channel = face[..., 3].astype(np.float64) / (255.0 if face.dtype == np.uint8 else 1.0)
+    on_face, priority = np.clip(2 * channel, 0, 1), np.clip(2 * channel - 1, 0, 1)
+    weights = on_face + (eye_mouth - 1) * priority
+    fig = Figure(figsize=(width, width * 0.36), layout="constrained")
+    face_ax, weight_ax, seen_ax = fig.subplots(1, 3)
+    face_ax.imshow(rgb(colour))
+    face_ax.set_title(f"the face ({colour.shape[0]} px)", fontsize=9)
+    shown = weight_ax.imshow(weights, cmap="magma", vmin=0, vmax=eye_mouth)
+    colourbar = fig.colorbar(shown, ax=weight_ax, ticks=[0, 1, eye_mouth], shrink=0.8)
+    colourbar.ax.tick_params(labelsize=7)
+    weight_ax.set_title(f"loss weight: 0 off the face, 1 on it,\n{eye_mouth:g} on eyes and mouth", fontsize=9)
+    seen_ax.imshow(rgb(to_uint8(colour * (weights / eye_mouth)[..., None] / 255.0)))
+    seen_ax.set_title("what the loss counts\n(brightness x weight)", fontsize=9)
+    for ax in (face_ax, weight_ax, seen_ax):
         plain(ax)
     return fig
 
