@@ -2,7 +2,7 @@
 
     swapface extract INPUT... -o OUTDIR [--every N] [--size 256] [--reference IMG ...]
     swapface diagnose FACES... -o OUTDIR
-    swapface train FACES_A FACES_B -m MODEL_DIR [--preset original|lite|tiny] [--pretrained DIR] ...
+    swapface train FACES_A FACES_B -m MODEL_DIR [--preset original|lite|lite2x|...] [--pretrained DIR] [--minutes M] ...
     swapface convert INPUT... -m MODEL_DIR -o OUTPUT (--to NAME | --direction a2b|b2a) [--mask ...]
     swapface evaluate -m MODEL_DIR --a FRAMES_A... --b FRAMES_B... [--ref-a IMG...] [--video CLIP] -o OUTDIR
     swapface demo
@@ -60,6 +60,17 @@ def _int_in(low: int, high: int | None = None):
         return value
     parse.__name__ = "integer"  # argparse names the type in its messages
     return parse
+
+
+def _minutes(text: str) -> float:
+    """An argparse type: a positive, finite number of minutes (a usage error otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} minutes: use a positive number")
+    return value
 
 
 def _extract_parser(sub) -> None:
@@ -191,7 +202,11 @@ def _train_parser(sub) -> None:
                    help="total steps to reach, resumed ones included")
     p.add_argument("--save-every", type=_int_in(1), default=defaults.save_every, metavar="N",
                    help="steps between checkpoints")
-    p.add_argument("--pretrained", metavar="DIR", help="start from another pair's saved model")
+    p.add_argument("--minutes", type=_minutes, default=None, metavar="M",
+                   help="stop after M minutes of training, saving a checkpoint (the rate and what M buys "
+                        "are printed after a few steps); rerun to go on")
+    p.add_argument("--pretrained", metavar="DIR",
+                   help="start from a saved model (another pair's; a lite model grows into --preset lite2x)")
     p.add_argument("--freeze-encoder", type=_int_in(0), default=defaults.freeze_encoder_for, metavar="N",
                    help="with --pretrained: keep the encoder frozen for the first N steps")
     p.add_argument("--distribute", action="store_true", help="tf.distribute over all GPUs (or a TF_CONFIG cluster)")
@@ -222,13 +237,15 @@ def _train_parser(sub) -> None:
 def _run_train(args) -> int:
     import dataclasses
 
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from swapface import checkpoints, devices, train
     from swapface.losses import LossSettings
 
     settings = train.TrainSettings(
         preset=args.preset, batch_size=args.batch_size, iterations=args.iterations,
         save_every=args.save_every, seed=args.seed, workers=args.workers,
-        match_colour=args.match_colour, freeze_encoder_for=args.freeze_encoder,
+        match_colour=args.match_colour, freeze_encoder_for=args.freeze_encoder, minutes=args.minutes,
         distribute=args.distribute, precision="mixed" if args.mixed_precision else args.precision,
         names=tuple(args.names) if args.names else None, coverage=args.coverage, learned_mask=args.learned_mask,
         loss=LossSettings(kind=args.loss, masked=args.mask_loss, eye_mouth=args.eye_mouth))
@@ -238,7 +255,10 @@ def _run_train(args) -> int:
     if state is not None:
         print(f"resuming {args.model_dir} from iteration {state['iteration']}")
     print(f"maths in {devices.choose_policy(settings.precision)} (--precision {settings.precision})")
-    history = train.train(args.faces_a, args.faces_b, args.model_dir, settings, pretrained=args.pretrained)
+    # The run's own news (rate, budget, resuming, growing) is worth reading: shown above the bar.
+    logging.getLogger("swapface.train").setLevel(logging.INFO)
+    with logging_redirect_tqdm():
+        history = train.train(args.faces_a, args.faces_b, args.model_dir, settings, pretrained=args.pretrained)
     if history["a"]:
         print(f"iteration {len(history['a'])}: loss a {history['a'][-1]:.4f}, b {history['b'][-1]:.4f}; "
               f"model, preview.png and loss.png in {args.model_dir}")

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from typing import Iterator
@@ -51,17 +52,36 @@ class ModelSettings:
     # (faceswap's and DeepFaceLab's learned masks), so conversion can blend along the new
     # face's own outline (`--mask learned`) rather than the old face's landmarks.
     learned_mask: bool = False
+    # Side of the face the encoder looks at (0: image_size). Smaller, the input is averaged
+    # down to it first: faceswap's DFaker layout, a 64 px view for the encoder and decoders
+    # that draw 128 px. Who someone is and how they look fit in a 64 px code; the decoder's
+    # extra upscale adds the detail, and the 64 px weights carry over (`grow`).
+    encoder_size: int = 0
 
     def __post_init__(self):
         if not 0.5 <= self.coverage <= 1.0:
             raise ValueError(f"coverage {self.coverage} is outside 0.5 to 1.0")
+        view = self.view_size
+        if not 0 < view <= self.image_size or self.image_size % view:
+            raise ValueError(f"preset {self.name!r}: the encoder's view ({view} px) must divide "
+                             f"the face's {self.image_size} px")
         # Four stride-2 convs reach 4x4; one encoder and three decoder upscales get back to 64.
-        bottom = self.image_size // 2 ** len(self.encoder_filters)
+        bottom = view // 2 ** len(self.encoder_filters)
         out = bottom * 2 ** (1 + len(self.decoder_filters))
-        if bottom < 1 or bottom * 2 ** len(self.encoder_filters) != self.image_size or out != self.image_size:
+        if bottom < 1 or bottom * 2 ** len(self.encoder_filters) != view or out != self.image_size:
             raise ValueError(f"preset {self.name!r}: {len(self.encoder_filters)} convs and "
                              f"{len(self.decoder_filters)} decoder upscales do not map "
-                             f"{self.image_size} px back to {self.image_size} px")
+                             f"{view} px to {self.image_size} px")
+
+    @property
+    def view_size(self) -> int:
+        """Side in px of the face the encoder's convs see."""
+        return self.encoder_size or self.image_size
+
+    @property
+    def code_size(self) -> int:
+        """Side of the encoder's output map, the decoders' input (8 for 64 px views)."""
+        return self.view_size // 2 ** len(self.encoder_filters) * 2
 
 
 PRESETS = {
@@ -79,6 +99,12 @@ PRESETS = {
         # weights stay under 30 MB and can be bundled. Made for a GPU: ~4x lite's cost per face.
         ModelSettings(name="lite128", image_size=128, encoder_filters=(32, 64, 128, 256, 256), encoder_dim=192,
                       dense_channels=256, encoder_upscale=128, decoder_filters=(96, 64, 32, 16),
+                      learning_rate=2e-4),
+        # 128 px faces grown from `lite` (faceswap's DFaker layout): lite's encoder on a 64 px
+        # view of the face, lite's decoders plus one upscale to 128 px. `grow` starts it from
+        # trained lite weights, so a CPU spends its hours on detail, not on learning faces again.
+        ModelSettings(name="lite2x", image_size=128, encoder_size=64, encoder_filters=(32, 64, 128, 256),
+                      encoder_dim=256, dense_channels=256, encoder_upscale=128, decoder_filters=(128, 64, 32, 32),
                       learning_rate=2e-4),
         # A toy for tests: builds and steps in milliseconds, learns nothing useful.
         ModelSettings(name="tiny", encoder_filters=(8, 16, 32, 64), encoder_dim=32,
@@ -103,9 +129,9 @@ def weighted_layers(settings: ModelSettings, part: str) -> Iterator[tuple[int, i
 
     `part` is "encoder" or "decoder". Dense layers count as 1x1 convs on one pixel.
     """
-    side = settings.image_size // 2 ** len(settings.encoder_filters)
+    side = settings.code_size // 2
     if part == "encoder":
-        channels, size = 3, settings.image_size
+        channels, size = 3, settings.view_size
         for filters in settings.encoder_filters:
             size //= 2
             yield 25, channels, filters, size * size
@@ -192,9 +218,11 @@ def _upscale(x, filters: int, name: str):
 
 
 def build_encoder(settings: ModelSettings) -> keras.Model:
-    """Face (N, S, S, 3) -> code (N, S/8, S/8, encoder_upscale), float32."""
+    """Face (N, S, S, 3) -> code (N, V/8, V/8, encoder_upscale), float32; V is `view_size`."""
     face = keras.Input((settings.image_size, settings.image_size, 3), name="face")
     x = face
+    if settings.view_size < settings.image_size:  # the mean of each block of pixels: an area resize
+        x = layers.AveragePooling2D(settings.image_size // settings.view_size, name="view")(x)
     for index, filters in enumerate(settings.encoder_filters, start=1):
         x = _conv(x, filters, f"conv_{index}")
     side = x.shape[1]
@@ -207,11 +235,11 @@ def build_encoder(settings: ModelSettings) -> keras.Model:
 
 
 def build_decoder(settings: ModelSettings, name: str) -> keras.Model:
-    """Code (N, S/8, S/8, encoder_upscale) -> face (N, S, S, 3), float32 in [0, 1].
+    """Code (N, V/8, V/8, encoder_upscale) -> face (N, S, S, 3), float32 in [0, 1].
 
     With `learned_mask`, (N, S, S, 4): the face, then its mask.
     """
-    side = settings.image_size // 2 ** len(settings.encoder_filters) * 2
+    side = settings.code_size
     code = keras.Input((side, side, settings.encoder_upscale), name="code")
     x = code
     for index, filters in enumerate(settings.decoder_filters, start=1):
@@ -277,6 +305,65 @@ def build(settings: ModelSettings | str = "original") -> FaceSwapModel:
     log.debug("built %s model: %d parameters", settings.name, count_params(settings))
     return FaceSwapModel(settings, encoder, decoders["a"], decoders["b"],
                          autoencoders["a"], autoencoders["b"])
+
+
+# --- Growing a model: more pixels from trained weights -------------------------------------------
+
+def can_grow(small: ModelSettings, big: ModelSettings) -> bool:
+    """Whether `grow` can start `big` from `small`: the same encoder on the same view, and
+    decoders that only add upscales at the end (lite -> lite2x)."""
+    same_encoder = all(getattr(small, key) == getattr(big, key)
+                       for key in ("encoder_filters", "encoder_dim", "dense_channels", "encoder_upscale"))
+    extra = big.decoder_filters[len(small.decoder_filters):]
+    return (same_encoder and small.view_size == big.view_size and big.image_size > small.image_size
+            and big.decoder_filters[:len(small.decoder_filters)] == small.decoder_filters
+            and all(filters == small.decoder_filters[-1] for filters in extra))
+
+
+def _copy_upscale(filters: int) -> np.ndarray:
+    """Kernel (3, 3, C, 4C) of an upscale that, with the pixel shuffle after it, repeats each
+    pixel's C features into its 2x2 block: a nearest-neighbour upscale, so a new stage starts
+    as a no-op and the trained layers around it keep doing what they learned."""
+    kernel = np.zeros((3, 3, filters, 4 * filters), np.float32)
+    for block in range(4):  # PixelShuffle: channel (2i + j) * C + c is pixel (i, j)'s channel c
+        kernel[1, 1, np.arange(filters), block * filters + np.arange(filters)] = 1
+    return kernel
+
+
+def grow(small: FaceSwapModel, settings: ModelSettings | str) -> FaceSwapModel:
+    """A bigger-faced model started from a trained one (`can_grow`): e.g. lite -> lite2x.
+
+    Every layer both share keeps its weights (the encoder and the decoders' first
+    upscales, and the output conv, now on a grid twice as fine); each new upscale starts as
+    a nearest-neighbour copy (`_copy_upscale`). The grown model so starts by drawing about
+    the small model's faces at twice the size (averaged back to 64 px they differ by ~3% of
+    the range on the demo weights: the copy's second LeakyReLU shrinks negative features,
+    and the output conv now reads a 2.5 px neighbourhood), and training only adds detail.
+    Coverage, mask head and names come from `small`.
+
+    Example:
+        >>> big = grow(build("lite"), "lite2x")
+        >>> big.settings.image_size, big.settings.view_size
+        (128, 64)
+    """
+    settings = dataclasses.replace(get_preset(settings), coverage=small.settings.coverage,
+                                   learned_mask=small.settings.learned_mask)
+    if not can_grow(small.settings, settings):
+        raise ValueError(f"a {settings.name!r} model cannot grow from a {small.settings.name!r} one")
+    big = build(settings)
+    for part in ("encoder", "decoder_a", "decoder_b"):
+        source, target = getattr(small, part), getattr(big, part)
+        for layer in target.layers:
+            if not layer.weights:
+                continue
+            try:
+                old = source.get_layer(layer.name).get_weights()
+            except ValueError:  # a new upscale: starts as a copy of the pixels below it
+                layer.set_weights([_copy_upscale(layer.weights[0].shape[2]), np.zeros(layer.weights[1].shape, np.float32)])
+                continue
+            layer.set_weights(old)
+    log.info("grew a %s model into %s", small.settings.name, settings.name)
+    return dataclasses.replace(big, names=small.names)
 
 
 def encode_decode(model: FaceSwapModel, faces: np.ndarray, side: str,

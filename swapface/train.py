@@ -28,6 +28,7 @@ import functools
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -69,6 +70,7 @@ class TrainSettings:
     loss: losses.LossSettings = RECIPE_LOSS  # L1 + DSSIM on the face, eyes and mouth weighted (2017: plain MAE)
     coverage: float | None = None  # share of the model's square the mean face spans; None: saved, else 0.8
     learned_mask: bool = False  # new models: a 4th output channel learns the face's mask (for --mask learned)
+    minutes: float | None = None  # stop (and save) after this much training in this sitting; None: no limit
 
 
 # The 2017 recipe, for `dataclasses.replace(settings, **RECIPE_2017)` (CLI: --recipe-2017).
@@ -95,7 +97,7 @@ def open_model(model_dir: str | Path, state: dict | None, settings: TrainSetting
     if state is not None:
         model = saving.load(checkpoints.latest_checkpoint(model_dir), preset=settings.preset)
     elif pretrained is not None:
-        model = saving.load(pretrained, preset=settings.preset)
+        model = start_from(pretrained, settings.preset)
     else:
         keras.utils.set_random_seed(settings.seed)  # same seed, same starting weights
         preset = sm.get_preset(settings.preset or "original")
@@ -111,6 +113,19 @@ def open_model(model_dir: str | Path, state: dict | None, settings: TrainSetting
             checkpoints.load_optimizer(checkpoints.inner_optimizer(autoencoder.optimizer),
                                        autoencoder.trainable_variables, path)
     return model
+
+
+def start_from(pretrained: str | Path, preset: str | None = None) -> FaceSwapModel:
+    """The weights a new run starts from: a saved model, grown to `preset` where it is a
+    bigger-faced version of the saved one (`model.grow`: lite -> lite2x), else that preset or
+    a ValueError naming both."""
+    saved = saving.load(pretrained)
+    if preset is None or preset == saved.settings.name:
+        return saved
+    if sm.can_grow(saved.settings, sm.get_preset(preset)):
+        log.info("growing the %s model of %s into %s", saved.settings.name, pretrained, preset)
+        return sm.grow(saved, preset)
+    return saving.load(pretrained, preset=preset)  # raises: another architecture
 
 
 def set_encoder_frozen(model: FaceSwapModel, frozen: bool) -> None:
@@ -242,14 +257,51 @@ def _warp_settings(settings: TrainSettings, model: FaceSwapModel, source) -> war
                                coverage=min(1.0, crop / model.settings.coverage))
 
 
+@dataclass
+class Budget:
+    """A sitting's time limit: "train for half an hour" as one setting.
+
+    The clock starts with the first step (loading faces and building the model are not
+    training). After `WARMUP` steps (the first ones trace and compile) it times the next
+    `MEASURED` and logs the rate and what the budget buys, so a learner knows at once.
+    """
+
+    minutes: float  # the sitting's training time
+    start_iteration: int  # where the sitting began
+    WARMUP = 3
+    MEASURED = 10
+    start: float | None = None  # time.monotonic() at the first step
+    measure_from: float | None = None  # time.monotonic() after the warm-up
+    rate: float | None = None  # measured steps per second
+
+    def spent(self, iteration: int) -> bool:
+        """Whether the budget is used up after `iteration`, measuring the rate on the way."""
+        now = time.monotonic()
+        done = iteration - self.start_iteration
+        if self.start is None:
+            self.start = now
+        elif done == self.WARMUP:
+            self.measure_from = now
+        elif done == self.WARMUP + self.MEASURED and self.measure_from is not None:
+            self.rate = self.MEASURED / max(now - self.measure_from, 1e-9)
+            left = self.minutes * 60 - (now - self.start)
+            log.info("measured %.2f steps/s: %g minutes buy about %d steps, to iteration %d",
+                     self.rate, self.minutes, done + self.rate * max(left, 0), iteration + self.rate * max(left, 0))
+        return now - self.start >= self.minutes * 60
+
+
 def _loop(run: _Run, stream: batches.BatchStream, settings: TrainSettings, progress: bool, callback=None) -> None:
     state, losses = run.state, run.state["losses"]
     bar = tqdm(total=settings.iterations, initial=state["iteration"], unit="step", desc="train",
                disable=not progress, dynamic_ncols=True)
     if state["iteration"] >= settings.iterations:
         log.info("already at iteration %d of %d: nothing to do", state["iteration"], settings.iterations)
+    budget = Budget(settings.minutes, state["iteration"]) if settings.minutes is not None else None
     try:
         while state["iteration"] < settings.iterations:
+            if budget is not None and budget.spent(state["iteration"]):
+                log.info("%g minutes of training spent at iteration %d: saving", settings.minutes, state["iteration"])
+                break
             if run.frozen and state["iteration"] >= state["frozen_until"]:
                 run.set_frozen(False)
             warped_a, target_a, warped_b, target_b = next(stream)
@@ -279,8 +331,8 @@ def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = Tra
     """Train the A/B model into MODEL_DIR, or resume it from its latest checkpoint.
 
     `faces_a` and `faces_b` are folders from `swapface extract` (or uint8 (N, S, S, 3) arrays).
-    Runs until `settings.iterations` steps in all, checkpointing every `save_every` steps, at
-    the end, and on Ctrl-C (which is then re-raised). `pretrained` (a saved model folder)
+    Runs until `settings.iterations` steps in all (or `settings.minutes` of training in this
+    call), checkpointing every `save_every` steps, at the end, and on Ctrl-C (which is then re-raised). `pretrained` (a saved model folder)
     seeds a new run's weights. Returns {"a": [...], "b": [...]}: the loss of every step since
     the run began, resumed sessions included. A script calling it with worker processes must
     do so under `if __name__ == "__main__":` (they are spawned and import the script).

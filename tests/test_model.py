@@ -1,10 +1,14 @@
 """Tests of the 2017 autoencoder (swapface.model), on the `tiny` preset where possible."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 
 from swapface import model as sm
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _param_count(model):
@@ -91,3 +95,27 @@ def test_encode_decode(tiny, faces):
     assert sm.encode_decode(tiny, faces[:0], "b").shape == (0, 64, 64, 3)
     with pytest.raises(ValueError, match="unknown side"):
         sm.encode_decode(tiny, faces, "c")
+
+
+def test_grown_model_starts_by_drawing_the_small_models_faces_larger(data_dir):
+    """`grow` keeps what the demo weights learned: lite2x's 128 px faces, averaged back to
+    64 px, are close to the lite model's own faces, far closer than a fresh lite2x's."""
+    import cv2
+
+    from swapface import faces, media, saving, swap
+
+    small = saving.load(ROOT / "weights")
+    grown, fresh = sm.grow(small, "lite2x"), sm.build("lite2x")
+    assert grown.names == small.names and grown.settings.coverage == small.settings.coverage
+    frame = media.read_image(data_dir / "obama" / "c001_f00024.jpg")
+    points = faces.largest_face(frame).landmarks
+    face64 = swap.model_input(frame, swap.face_job(0, points, small.settings).matrix, 64)[None]
+    face128 = swap.model_input(frame, swap.face_job(0, points, grown.settings).matrix, 128)[None]
+    for side in "ab":
+        want = sm.encode_decode(small, face64, side)[0]
+        error = {name: np.abs(cv2.resize(sm.encode_decode(net, face128, side)[0], (64, 64),
+                                         interpolation=cv2.INTER_AREA) - want).mean()
+                 for name, net in (("grown", grown), ("fresh", fresh))}
+        assert error["grown"] < 0.05 and error["grown"] < error["fresh"] / 3, error
+    with pytest.raises(ValueError, match="cannot grow"):
+        sm.grow(small, "lite128")

@@ -129,3 +129,28 @@ def test_a_128_px_preset_trains_at_its_own_size(aligned, tmp_path):
     net = saving.load(tmp_path / "m")
     assert net.settings.image_size == 128 and net.settings.coverage == train.DEFAULT_COVERAGE
     assert media.read_image(tmp_path / "m" / train.PREVIEW_FILE).shape[0] > 100
+
+
+def test_a_time_budget_stops_the_sitting_saves_and_resumes(aligned, tmp_path, caplog):
+    """--minutes: "train for a few seconds" stops long before the step count, with a checkpoint."""
+    settings = dataclasses.replace(TINY, iterations=1_000_000, save_every=1_000_000, minutes=0.05)
+    with caplog.at_level("INFO", logger="swapface.train"):
+        history = train.train(*aligned, tmp_path / "m", settings, progress=False)
+    done = len(history["a"])
+    assert train.Budget.WARMUP + train.Budget.MEASURED < done < settings.iterations
+    assert checkpoints.load_state(tmp_path / "m")["iteration"] == done  # saved where it stopped
+    assert any("steps/s" in message and "buy about" in message for message in caplog.messages)
+    again = train.train(*aligned, tmp_path / "m", settings, progress=False)  # the same command goes on
+    assert len(again["a"]) > done and again["a"][:done] == history["a"]
+
+
+def test_a_lite_model_grows_into_lite2x_and_trains(aligned, tmp_path):
+    """--pretrained lite weights with --preset lite2x: the 64 px model grown to 128 px faces."""
+    small = sm.build("lite")
+    saving.save(small, tmp_path / "lite", names=("x", "y"))
+    settings = dataclasses.replace(TINY, preset="lite2x", iterations=1, batch_size=2)
+    train.train(*aligned, tmp_path / "m", settings, pretrained=tmp_path / "lite", progress=False)
+    net = saving.load(tmp_path / "m")
+    assert net.settings.name == "lite2x" and net.decoder_a.output_shape == (None, 128, 128, 3)
+    with pytest.raises(ValueError, match="'lite' model, but the 'lite128' preset"):
+        train.start_from(tmp_path / "lite", "lite128")  # another architecture cannot grow from it
