@@ -218,11 +218,12 @@ def video_tags() -> dict[str, str]:
     return {"comment": LABEL, "description": "synthetic media"}
 
 
-def label_video(path: str | Path) -> Path:
+def label_video(path: str | Path) -> str | None:
     """Add the XMP label (a top-level `uuid` box) and a C2PA manifest to an mp4 written by `videoio.VideoWriter`.
 
     Done in place on a file that is not yet at its final name (see `video.convert_video`):
     the box is appended, which ISO base media readers allow anywhere at the top level.
+    Returns why no C2PA manifest could be added (a nearly full disk), None when it was.
     """
     path = Path(path)
     packet = xmp_packet()
@@ -230,13 +231,20 @@ def label_video(path: str | Path) -> Path:
         file.write(struct.pack(">I", 8 + 16 + len(packet)) + b"uuid" + XMP_MP4_UUID + packet)
     signed = path.with_name(f"{path.name}.c2pa")
     try:  # file to file: a long video is not held in memory
-        with open(path, "rb") as source, open(signed, "wb") as destination:
-            done = sign_c2pa(source, destination, MIME[".mp4"])
-        if done:
+        with open(signed, "wb") as destination:
+            with open(path, "rb") as source:
+                failure = _c2pa_failure(source, destination, MIME[".mp4"])
+            if failure is None:
+                destination.flush()
+                os.fsync(destination.fileno())  # a full disk fails here, not after the rename
+        if failure is None:
             os.replace(signed, path)
+    except OSError as err:
+        failure = f"cannot write the signed copy: {err.strerror or err}"
+        log.warning("no C2PA manifest (%s): %s", path, failure)
     finally:
         signed.unlink(missing_ok=True)
-    return path
+    return failure
 
 
 # --- C2PA -----------------------------------------------------------------------------------------
@@ -254,7 +262,8 @@ def make_local_key(folder: str | Path) -> tuple[Path, Path]:
     """Write a local CA and an ES256 signing certificate it issued, plus the key, to `folder`.
 
     C2PA refuses a self-signed signing certificate, so a small two-level chain is made; the
-    key file is readable by its owner only. Returns (chain .pem, key .pem).
+    key file is readable by its owner only, from its first byte. A folder made here is too;
+    an existing one (a shared folder) keeps its mode. Returns (chain .pem, key .pem).
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -262,8 +271,9 @@ def make_local_key(folder: str | Path) -> tuple[Path, Path]:
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)  # the key file is briefly 0644 while written atomically: keep others out
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700)
     now = datetime.datetime.now(datetime.timezone.utc)
 
     def name(common: str) -> x509.Name:
@@ -295,20 +305,31 @@ def make_local_key(folder: str | Path) -> tuple[Path, Path]:
     pem = serialization.Encoding.PEM
     chain = media.write_bytes_atomic(folder / CERT_FILE, signer.public_bytes(pem) + ca.public_bytes(pem))
     secret = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    key_path = media.write_bytes_atomic(folder / KEY_FILE, secret)
-    os.chmod(key_path, 0o600)
+    key_path = media.write_bytes_atomic(folder / KEY_FILE, secret, mode=0o600)
     log.info("made a local C2PA signing key in %s", folder)
     return chain, key_path
 
 
 @functools.lru_cache(maxsize=4)
 def _signer_files(folder: Path) -> tuple[bytes, bytes] | None:
-    """(certificate chain, private key) PEM bytes from `folder`, made there if missing; None
-    (with one warning) where they cannot be made or read."""
+    """(certificate chain, private key) PEM bytes from `folder`; a local pair is made there only
+    where it holds neither. None (with one warning) where they cannot be made or read.
+
+    A key without its chain (or a chain without its key: misnamed, half copied) is the
+    user's own: it is never replaced, only reported. A key others can read is reported too.
+    """
+    chain, key = folder / CERT_FILE, folder / KEY_FILE
     try:
-        if not (folder / CERT_FILE).is_file() or not (folder / KEY_FILE).is_file():
+        if not chain.exists() and not key.exists():
             make_local_key(folder)
-        return (folder / CERT_FILE).read_bytes(), (folder / KEY_FILE).read_bytes()
+        elif not chain.is_file() or not key.is_file():
+            found, missing = (key, chain) if key.is_file() else (chain, key)
+            log.warning("no C2PA manifest: %s is there but %s is not; both are left as they are (a local "
+                        "key is made only in a folder holding neither)", found, missing)
+            return None
+        if key.stat().st_mode & 0o077:
+            log.warning("%s: the C2PA private key is readable by other users; chmod 600 it", key)
+        return chain.read_bytes(), key.read_bytes()
     except (OSError, ImportError, ValueError) as err:
         log.warning("no C2PA manifest: cannot make or read a signing key in %s (%s)", folder, err)
         return None
@@ -321,14 +342,19 @@ def sign_c2pa(source, destination, mime: str) -> bool:
     False, logged, where c2pa-python is missing or fails: the XMP and plain labels are there
     anyway, and a label must never stop a conversion.
     """
+    return _c2pa_failure(source, destination, mime) is None
+
+
+def _c2pa_failure(source, destination, mime: str) -> str | None:
+    """`sign_c2pa`, returning why it could not sign (logged too), or None when it did."""
     try:
         import c2pa
     except ImportError:
         log.debug("c2pa-python not installed: no C2PA manifest")
-        return False
+        return "c2pa-python is not installed"
     files = _signer_files(c2pa_folder())
     if files is None:
-        return False
+        return f"no usable signing key in {c2pa_folder()}"
     manifest = {"claim_generator_info": [{"name": "swapface"}], "title": LABEL,
                 "assertions": [{"label": "c2pa.actions", "data": {"actions": [
                     {"action": "c2pa.created", "digitalSourceType": DIGITAL_SOURCE_TYPE,
@@ -337,10 +363,10 @@ def sign_c2pa(source, destination, mime: str) -> bool:
         signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, files[0], files[1], None))
         with signer, c2pa.Builder(json.dumps(manifest)) as builder:
             builder.sign(signer, mime, source, destination)
-        return True
+        return None
     except Exception as err:  # noqa: BLE001 - a native library's errors vary; the other labels remain
         log.warning("no C2PA manifest (%s): %s", mime, err)
-        return False
+        return " ".join(str(err).split()) or type(err).__name__
 
 
 def read_c2pa(path: str | Path) -> dict | None:

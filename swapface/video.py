@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -161,30 +162,35 @@ class ConstantRate:
     k / fps: each frame takes the slot nearest its time; of two frames in one slot the later
     wins (the earlier is dropped), and a frame stays on screen, repeated, until the next
     one's slot. So each frame is held until the next arrives; `finish` sends the last.
+    Slots count from the file's start (`videoio.origin`): a video that starts after its
+    sound starts at its own slot, not at 0. `send(frame, slot)` writes one frame.
     """
 
     fps: float
     written: int = 0  # frames sent to the encoder
     repeated: int = 0
     dropped: int = 0
-    pending: np.ndarray | None = None  # the frame that owns slot `written`, not sent yet
+    start: int = 0  # slot of the first frame
+    pending: np.ndarray | None = None  # the frame that owns slot `start + written`, not sent yet
 
     def place(self, seconds: float, frame: np.ndarray, send) -> None:
         slot = int(round(seconds * self.fps))
-        if self.pending is not None:
-            if slot <= self.written:  # the same slot as the frame held: the newer one shows
+        if self.pending is None:  # the first frame: the timeline begins at its slot
+            self.start = max(slot, 0)
+        else:
+            if slot <= self.start + self.written:  # the same slot as the frame held: the newer one shows
                 self.pending = frame
                 self.dropped += 1
                 return
-            self.repeated += slot - self.written - 1
-            while self.written < slot:
-                send(self.pending)
+            self.repeated += slot - self.start - self.written - 1
+            while self.start + self.written < slot:
+                send(self.pending, self.start + self.written)
                 self.written += 1
         self.pending = frame
 
     def finish(self, send) -> None:
         if self.pending is not None:
-            send(self.pending)
+            send(self.pending, self.start + self.written)
             self.written += 1
             self.pending = None
 
@@ -207,7 +213,9 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
         raise media.MediaError(source, "video reports no frame rate")
     width = info.width * (2 if video_settings.side_by_side else 1)
     padded = even_size(width, info.height)
-    partial = output.with_name(f".{output.stem}.partial{output.suffix}")
+    # Short, whatever the output's length (see media.hidden_name); the hash keeps two outputs apart.
+    partial = output.with_name(hashlib.sha256(output.name.encode()).hexdigest()[:8].join(
+        media.hidden_name(output, "partial")))
     report = VideoReport(output=output, fps=info.fps, audio=info.audio is not None)
     if padded != (width, info.height):
         # Padding keeps every pixel where it was; a resize (imageio's way) blurs them all.
@@ -216,8 +224,9 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
     tracker = FaceTracker(video_settings, settings.faces, identity)
     timeline = ConstantRate(info.fps)
     start = time.perf_counter()
-    encoder = videoio.VideoWriter(partial, padded, info.fps, source if info.audio else None, video_settings.crf,
-                                  tags=provenance.video_tags(), name=output)
+    encoder = videoio.VideoWriter(partial, padded, info.fps, source, video_settings.crf,
+                                  tags=provenance.video_tags(), name=output, aspect=info.aspect)
+    report.notes += [*info.notes, *encoder.notes]
     bar = tqdm(total=info.frames or None, unit="frame", desc="convert", disable=not progress)
     try:
         for batch in _batches(media.prefetch(videoio.iter_timed_frames(source)), video_settings.batch):
@@ -237,7 +246,9 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
             bar.update(len(batch))
         timeline.finish(encoder.send)
         encoder.close()
-        provenance.label_video(partial)
+        unsigned = provenance.label_video(partial)
+        if unsigned:  # said in the summary: the warning alone is lost in the progress bar
+            report.notes.append(f"no C2PA manifest ({unsigned}); the XMP and comment labels are in place")
     except BaseException:
         encoder.abort()
         partial.unlink(missing_ok=True)

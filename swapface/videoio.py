@@ -1,9 +1,10 @@
 """Video files in and out through one library: PyAV (FFmpeg's own libraries, in process).
 
-Reading yields each frame with its own timestamp; writing encodes H.264 and copies the
-source's audio packets unchanged (no re-encoding, so no loss and no drift). The frame
-rate, the audio track's length and our synthetic label are read from the container's
-metadata, so nothing parses FFmpeg's messages.
+Reading yields each frame upright (a phone video's display rotation applied) with its own
+timestamp; writing encodes H.264 and copies the source's sound and subtitle packets
+unchanged (no re-encoding, so no loss and no drift). The frame rate, rotation, the audio
+track's length and our synthetic label are read from the container's metadata, so nothing
+parses FFmpeg's messages.
 
 Example:
     >>> from swapface import videoio
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,16 +35,41 @@ log = logging.getLogger(__name__)
 class VideoInfo:
     """What a video file holds, as its container says."""
 
-    width: int  # frame width in pixels
-    height: int  # frame height in pixels
-    fps: float  # frames per second (the stream's average rate)
+    width: int  # frame width in pixels, as shown (a phone video's rotation applied)
+    height: int  # frame height in pixels, as shown
+    fps: float  # frames per second the timestamps are on (see `frame_rate`)
     frames: int  # frame count from the container (an estimate from duration x fps where it has none)
     audio: float | None  # seconds of the first audio track, None where there is none
+    rotation: int = 0  # degrees a player turns the decoded frames counter-clockwise (0, 90, 180, 270)
+    start: float = 0.0  # seconds the first frame comes after the start of the earliest track (the sound's)
+    aspect: Fraction | None = None  # sample (pixel) aspect ratio where pixels are not square, as shown
+    notes: tuple[str, ...] = ()  # what of the picture an 8-bit H.264 copy cannot keep (HDR, a skipped still)
+
+
+# Above this a stream's "real" frame rate is a clock, not frames (a still picture says 90000).
+MAX_RATE = 240.0
+STILL = av.stream.Disposition.attached_pic  # cover art: one picture stored as a video track
+HDR_TRANSFERS = {16: "PQ (SMPTE 2084)", 18: "HLG (ARIB STD-B67)"}  # AVColorTransferCharacteristic values
+
+
+def _video_stream(path: Path, container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The picture to convert: not cover art (an attached still), and of several tracks the one
+    with the most packets at the start (Matroska stores cover art as a plain one-frame track)."""
+    streams = [s for s in container.streams.video if not s.disposition & STILL] or list(container.streams.video)
+    if len(streams) == 1:
+        return streams[0]
+    counts = Counter()
+    with contextlib.suppress(av.error.FFmpegError), av.open(str(path)) as probe:  # a pass of its own: no seeking back
+        for number, packet in enumerate(probe.demux(*(probe.streams[s.index] for s in streams))):
+            counts[packet.stream.index] += 1
+            if number >= 200:
+                break
+    return max(streams, key=lambda s: (counts[s.index], -s.index))
 
 
 @contextlib.contextmanager
-def open_video(path: str | Path) -> Iterator[av.container.InputContainer]:
-    """An open container with a video stream; MediaError naming the file if there is none."""
+def open_video(path: str | Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+    """(open container, its video stream); MediaError naming the file if there is none."""
     path = Path(path)
     media.regular_file(path)  # a FIFO or a device would block FFmpeg forever
     if path.stat().st_size == 0:
@@ -54,9 +81,71 @@ def open_video(path: str | Path) -> Iterator[av.container.InputContainer]:
     try:
         if not container.streams.video:
             raise media.MediaError(path, "not a readable video (no video track)")
-        yield container
+        yield container, _video_stream(path, container)
     finally:
         container.close()
+
+
+def _seconds(stream: av.stream.Stream) -> float | None:
+    """When a track starts, in seconds of the file's clock, or None where the container says nothing."""
+    return None if stream.start_time is None else float(stream.start_time * stream.time_base)
+
+
+def origin(container: av.container.InputContainer, video: av.video.stream.VideoStream) -> float:
+    """The file's time zero: the start of the earliest of the video and its sound tracks.
+
+    Timestamps are kept relative to it on both sides, so a video that starts after its
+    sound (or a recording whose clock starts at 10 s) stays in sync with it.
+    """
+    starts = [s for s in map(_seconds, [video, *container.streams.audio]) if s is not None]
+    return min(starts, default=0.0)
+
+
+def frame_rate(stream: av.video.stream.VideoStream) -> float:
+    """The rate the frames' timestamps are on: FFmpeg's guess from their intervals (r_frame_rate).
+
+    The average (frames over duration) is lower in a clip with a gap or a long last frame,
+    and off in a trimmed one: written at it, frames would be dropped. For a variable-rate
+    phone clip the guess is its usual rate. The average serves where the guess is absurd.
+    """
+    guess, average = stream.base_rate or stream.guessed_rate, stream.average_rate
+    if guess and 1 <= guess <= MAX_RATE and (not average or guess >= average * 0.99):
+        return float(guess)
+    return float(average or guess or 0)
+
+
+def _first_rotation(path: Path, index: int) -> int:
+    """The display rotation of a video's first frame (0 where it cannot be decoded)."""
+    with contextlib.suppress(av.error.FFmpegError, StopIteration), av.open(str(path)) as container:
+        return _quarter_turns(next(container.decode(container.streams[index])).rotation) * 90
+    return 0
+
+
+def _quarter_turns(rotation: float) -> int:
+    """Counter-clockwise quarter turns (0-3) nearest a display matrix's rotation in degrees."""
+    return int(round(rotation / 90)) % 4
+
+
+def _upright(frame: av.VideoFrame) -> np.ndarray:
+    """uint8 BGR (H, W, 3) of a decoded frame, turned as its display matrix says a player shows it
+    (a portrait phone video is stored landscape with a 90 or 270 degree rotation)."""
+    pixels = frame.to_ndarray(format="bgr24")
+    turns = _quarter_turns(frame.rotation)
+    return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
+
+
+def _picture_notes(stream: av.video.stream.VideoStream, skipped: list) -> tuple[str, ...]:
+    """What an 8-bit SDR H.264 copy of `stream` loses, and the video tracks not converted."""
+    context, notes = stream.codec_context, []
+    transfer = HDR_TRANSFERS.get(getattr(context, "color_trc", None))
+    if transfer:
+        notes.append(f"HDR ({transfer}) written as 8-bit SDR without tone mapping: colours look flat")
+    elif context.format is not None and any(depth in context.format.name for depth in ("p10", "p12", "p16")):
+        notes.append(f"{context.format.name} written as 8-bit")
+    notes += [f"video track {s.index} ({s.codec_context.name}"
+              f"{', cover art' if s.disposition & STILL else ''}) not converted: only track {stream.index} is"
+              for s in skipped]
+    return tuple(notes)
 
 
 def _audio_seconds(container: av.container.InputContainer) -> float | None:
@@ -77,26 +166,35 @@ def _audio_seconds(container: av.container.InputContainer) -> float | None:
 
 
 def video_info(path: str | Path) -> VideoInfo:
-    """Size, frame rate, frame count and audio length of a video; MediaError if unreadable."""
-    with open_video(path) as container:
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or 0
+    """Size as shown, frame rate, frame count, audio length and rotation of a video; MediaError if unreadable."""
+    path = Path(path)
+    with open_video(path) as (container, stream):
+        rate = frame_rate(stream)
         frames = stream.frames
         if not frames and stream.duration and rate:  # Matroska and raw streams store no count
             frames = round(stream.duration * stream.time_base * rate)
         elif not frames and container.duration and rate:
             frames = round(container.duration / av.time_base * rate)
-        return VideoInfo(stream.codec_context.width, stream.codec_context.height, float(rate), int(frames or 0),
-                         _audio_seconds(container))
+        rotation = _first_rotation(path, stream.index)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        aspect = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+        if rotation in (90, 270):
+            width, height = height, width
+            aspect = 1 / aspect if aspect else aspect
+        start = _seconds(stream)
+        return VideoInfo(width, height, rate, int(frames or 0), _audio_seconds(container), rotation,
+                         0.0 if start is None else start - origin(container, stream),
+                         Fraction(aspect) if aspect and aspect != 1 else None,
+                         _picture_notes(stream, [s for s in container.streams.video if s is not stream]))
 
 
-def _decoded(path: Path, container: av.container.InputContainer) -> Iterator[av.VideoFrame]:
+def _decoded(path: Path, container: av.container.InputContainer,
+             stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
     """The video's frames in order; at a damaged stretch the file ends there, with a warning.
 
     A truncated download or a cut-off recording keeps what it holds up to the damage, as a
     player shows it; a file with no frame at all is an error (see `iter_frames`).
     """
-    stream = container.streams.video[0]
     stream.thread_type = "AUTO"  # FFmpeg decodes on threads of its own, frames and slices in parallel
     count = 0
     try:
@@ -108,34 +206,35 @@ def _decoded(path: Path, container: av.container.InputContainer) -> Iterator[av.
 
 
 def iter_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (frame index, uint8 BGR frame (H, W, 3)) for every `every`-th frame.
+    """Yield (frame index, uint8 BGR frame (H, W, 3), upright as shown) for every `every`-th frame.
 
     One frame is in memory at a time; skipped frames are decoded (H.264 needs them) but
     never converted to arrays. MediaError if the file is not a video or holds no frame.
     """
     path = Path(path)
     index = 0
-    with open_video(path) as container:
-        for index, frame in enumerate(_decoded(path, container), start=1):
+    with open_video(path) as (container, stream):
+        for index, frame in enumerate(_decoded(path, container, stream), start=1):
             if (index - 1) % every == 0:
-                yield index - 1, frame.to_ndarray(format="bgr24")
+                yield index - 1, _upright(frame)
     if index == 0:
         raise media.MediaError(path, "video holds no frames")
 
 
 def iter_timed_frames(path: str | Path) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Yield (frame index, seconds from the first frame, uint8 BGR frame) for every frame.
+    """Yield (frame index, seconds from the file's start, uint8 BGR frame, upright) for every frame.
 
     The time is the frame's own timestamp: in a variable-frame-rate video (phones, screen
-    recordings) index / fps can be seconds away from it. MediaError as `iter_frames`.
+    recordings) index / fps can be seconds away from it. It counts from `origin`, so a
+    video that starts after its sound keeps its offset. MediaError as `iter_frames`.
     """
     path = Path(path)
-    index, start = 0, None
-    with open_video(path) as container:
-        for index, frame in enumerate(_decoded(path, container), start=1):
-            seconds = frame.time if frame.time is not None else (index - 1) / float(container.streams.video[0].average_rate)
-            start = seconds if start is None else start
-            yield index - 1, seconds - start, frame.to_ndarray(format="bgr24")
+    index = 0
+    with open_video(path) as (container, stream):
+        zero = origin(container, stream)
+        for index, frame in enumerate(_decoded(path, container, stream), start=1):
+            seconds = frame.time - zero if frame.time is not None else (index - 1) / frame_rate(stream)
+            yield index - 1, seconds, _upright(frame)
     if index == 0:
         raise media.MediaError(path, "video holds no frames")
 
@@ -147,24 +246,27 @@ def audio_seconds(path: str | Path) -> float | None:
 
 def read_tag(path: str | Path, key: str = "comment") -> str | None:
     """A metadata tag of a media file's container (`comment` holds our synthetic label), or None."""
-    with open_video(path) as container:
+    with open_video(path) as (container, _):
         return container.metadata.get(key)
 
 
 class VideoWriter:
-    """H.264 mp4 from uint8 BGR frames at a constant rate, with another file's audio copied.
+    """H.264 mp4 from uint8 BGR frames at a constant rate, with another file's sound copied.
 
-    Audio packets are copied as they are, interleaved with the video by time, so a long
-    video never queues in memory. Every FFmpeg failure (a full disk, an unwritable folder)
+    Every audio track, and subtitles mp4 can hold (mov_text), are copied packet for packet,
+    interleaved with the video by time, so a long video never queues in memory; `notes`
+    says which tracks could not be kept. Their timestamps count from the source's `origin`,
+    as `iter_timed_frames` does. Every FFmpeg failure (a full disk, an unwritable folder)
     raises OSError naming `name`, the file the user asked for (`path` may be a temporary).
     """
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float, audio_from: Path | None, crf: int,
-                 tags: dict[str, str] | None = None, name: Path | None = None):
+                 tags: dict[str, str] | None = None, name: Path | None = None, aspect: Fraction | None = None):
         self.name = name or path
         self.rate = Fraction(fps).limit_denominator(1001)  # 29.97 stays 30000/1001, exactly
         self.count = 0
-        self.source = self.audio = None
+        self.source, self.copies, self.held = None, {}, None  # copies: source track index -> output track
+        self.notes: list[str] = []  # the source's tracks that could not be kept
         try:
             self.container = av.open(str(path), "w", format="mp4")
             self.container.metadata.update(tags or {})
@@ -172,36 +274,63 @@ class VideoWriter:
             self.video.width, self.video.height = size
             self.video.pix_fmt = "yuv420p"  # 4:2:0: what every player reads
             self.video.options = {"crf": str(crf), "preset": "veryfast"}
+            if aspect:  # anamorphic pixels (DV, some phones) stay as wide as they were shown
+                self.video.codec_context.sample_aspect_ratio = aspect
             if audio_from is not None:
-                self.source = av.open(str(audio_from))
-                self.audio = self.container.add_stream_from_template(self.source.streams.audio[0])
-                self.packets = self._audio_packets()
-                self.held = next(self.packets, None)
+                self._add_copies(Path(audio_from))
         except av.error.FFmpegError as err:
             self.abort()
             raise self._failure(err) from None
 
-    def _audio_packets(self) -> Iterator[av.Packet]:
-        for packet in self.source.demux(self.source.streams.audio[0]):
-            if packet.dts is not None:  # skip the flush packet
-                yield packet
+    def _add_copies(self, source: Path) -> None:
+        self.source = av.open(str(source))
+        kept = []
+        for stream in self.source.streams:
+            if stream.type == "video":
+                continue  # the picture is ours; other video tracks are `VideoInfo.notes`' business
+            try:
+                if stream.type not in ("audio", "subtitle"):
+                    raise ValueError(f"an mp4 holds no {stream.type} tracks")
+                self.copies[stream.index] = self.container.add_stream_from_template(stream)
+                kept.append(stream)
+            except ValueError as err:
+                codec = stream.codec_context.name if stream.codec_context else "unknown"
+                self.notes.append(f"{stream.type} track {stream.index} ({codec}) not kept: {err}")
+        if kept:
+            with open_video(source) as (container, video):
+                zero = origin(container, video)
+            self.packets = self._packets(kept, zero)
+            self.held = next(self.packets, None)
 
-    def _mux_audio_until(self, seconds: float | None) -> None:
-        """Copy the source's audio packets that start before `seconds` (all of them for None)."""
+    def _packets(self, streams: list, zero: float) -> Iterator[av.Packet]:
+        """The copied tracks' packets in file order, their times counted from `zero` (seconds)."""
+        for packet in self.source.demux(*streams):
+            if packet.dts is None:  # skip the flush packets
+                continue
+            shift = round(zero / packet.time_base)
+            packet.dts -= shift
+            if packet.pts is not None:
+                packet.pts -= shift
+            yield packet
+
+    def _mux_copies_until(self, seconds: float | None) -> None:
+        """Copy the source's packets that start before `seconds` (all of them for None)."""
         while self.held is not None and (seconds is None or self.held.dts * self.held.time_base <= seconds):
-            self.held.stream = self.audio
+            self.held.stream = self.copies[self.held.stream.index]
             self.container.mux(self.held)
             self.held = next(self.packets, None)
 
     def _mux(self, packets) -> None:
         for packet in packets:
-            if self.audio is not None and packet.dts is not None:
-                self._mux_audio_until(packet.dts * packet.time_base)
+            if packet.dts is not None:
+                self._mux_copies_until(packet.dts * packet.time_base)
             self.container.mux(packet)
 
-    def send(self, frame: np.ndarray) -> None:
-        """Encode the next frame (uint8 BGR (H, W, 3) of the writer's size)."""
+    def send(self, frame: np.ndarray, slot: int | None = None) -> None:
+        """Encode a frame (uint8 BGR (H, W, 3) of the writer's size) shown from `slot` / fps
+        seconds on (default: right after the previous one)."""
         picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="bgr24")
+        self.count = self.count if slot is None else slot
         picture.pts = self.count  # the stream's time base is 1 / rate: one tick per frame
         self.count += 1
         try:
@@ -210,11 +339,10 @@ class VideoWriter:
             raise self._failure(err) from None
 
     def close(self) -> None:
-        """Flush the encoder, copy the remaining audio and finish the file (OSError if it fails)."""
+        """Flush the encoder, copy the remaining tracks and finish the file (OSError if it fails)."""
         try:
             self._mux(self.video.encode(None))
-            if self.audio is not None:
-                self._mux_audio_until(None)  # all of it, as long as the source's
+            self._mux_copies_until(None)  # all of it, as long as the source's
             self.container.close()
         except (av.error.FFmpegError, OSError) as err:
             self.abort()

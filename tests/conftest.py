@@ -149,3 +149,48 @@ def small_disk():
             resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
     return limited
+
+
+def ffmpeg(*args) -> None:
+    """Run the imageio-ffmpeg binary (a dev dependency) quietly; CalledProcessError if it fails."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *map(str, args)],
+                   check=True)
+
+
+CLIP = DATA / "video" / "obama_silent_b.mp4"  # 1280x720, 29.97 fps, 1 s of sound
+
+
+@pytest.fixture(scope="session")
+def portrait_clip(tmp_path_factory) -> Path:
+    """8 frames of the bundled clip stored sideways, as a phone stores what it films: turned
+    clockwise (720x1280), with a display matrix turning it back 90 degrees counter-clockwise."""
+    folder = tmp_path_factory.mktemp("portrait")
+    ffmpeg("-i", CLIP, "-frames:v", 8, "-vf", "transpose=clock", "-c:v", "libx264", "-crf", 12, "-c:a", "copy",
+           folder / "sideways.mp4")
+    ffmpeg("-display_rotation", 90, "-i", folder / "sideways.mp4", "-c", "copy", folder / "portrait.mp4")
+    return folder / "portrait.mp4"
+
+
+@pytest.fixture(scope="session")
+def late_clip(tmp_path_factory) -> Path:
+    """8 frames of the bundled clip starting 0.5 s after its sound (a 1.5 s tone) begins."""
+    path = tmp_path_factory.mktemp("late") / "late.mp4"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1.5", "-itsoffset", 0.5, "-i", CLIP,
+           "-map", "1:v", "-map", "0:a", "-frames:v", 8, "-c:v", "libx264", "-crf", 12, "-c:a", "aac", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cover_art_mkv(tmp_path_factory) -> Path:
+    """A Matroska file whose first track is a still picture (cover art: a grey square), then 8
+    frames of the bundled clip and its sound."""
+    folder = tmp_path_factory.mktemp("cover")
+    ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=300x300", "-frames:v", 1, folder / "cover.jpg")
+    ffmpeg("-i", folder / "cover.jpg", "-i", CLIP, "-map", "0", "-map", "1:v", "-map", "1:a", "-frames:v:1", 8,
+           "-c:v:0", "mjpeg", "-disposition:v:0", "attached_pic", "-c:v:1", "libx264", "-crf", 12, "-c:a", "copy",
+           folder / "cover.mkv")
+    return folder / "cover.mkv"

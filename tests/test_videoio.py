@@ -48,3 +48,38 @@ def test_an_mp4_cut_before_its_index_is_a_clear_error(data_dir, tmp_path):
     cut.write_bytes((data_dir / "video" / "obama_silent_b.mp4").read_bytes()[:50_000])
     with pytest.raises(media.MediaError, match=f"{cut}: not a readable video"):
         videoio.video_info(cut)
+
+
+def test_a_portrait_phone_video_is_read_upright(portrait_clip, data_dir):
+    info = videoio.video_info(portrait_clip)
+    assert (info.width, info.height, info.rotation) == (1280, 720, 90)  # shown as filmed, stored 720x1280
+    upright = next(videoio.iter_frames(data_dir / "video" / "obama_silent_b.mp4"))[1]
+    for frames in (videoio.iter_frames(portrait_clip), ((i, f) for i, _, f in videoio.iter_timed_frames(portrait_clip))):
+        first = next(frames)[1]
+        assert first.shape == (720, 1280, 3)
+        assert np.abs(first.astype(float) - upright).mean() < 3  # the same picture, only re-encoded
+
+
+def test_cover_art_first_is_not_taken_for_the_video(cover_art_mkv):
+    info = videoio.video_info(cover_art_mkv)
+    assert (info.width, info.height) == (1280, 720) and round(info.fps, 2) == 29.97
+    assert [note for note in info.notes if "track 0 (mjpeg" in note and "not converted" in note]
+    frames = [frame for _, frame in videoio.iter_frames(cover_art_mkv)]
+    assert len(frames) == 8 and frames[0].shape == (720, 1280, 3)
+
+
+def test_a_video_starting_after_its_sound_keeps_its_offset(late_clip):
+    info = videoio.video_info(late_clip)
+    assert abs(info.start - 0.5) < 0.02
+    seconds = [s for _, s, _ in videoio.iter_timed_frames(late_clip)]
+    assert abs(seconds[0] - 0.5) < 0.02 and np.allclose(np.diff(seconds), 1001 / 30000, atol=0.002)
+
+
+def test_the_frame_rate_is_the_timestamps_own_not_the_average(tmp_path):
+    """25 fps with a 4 s pause: the average (5 fps) would drop most frames."""
+    from conftest import ffmpeg
+
+    path = tmp_path / "pause.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=s=160x120:r=25:d=1", "-vf", "setpts='(N*0.04+4*gte(N,20))/TB'",
+           "-fps_mode", "vfr", "-c:v", "libx264", path)
+    assert videoio.video_info(path).fps == 25
