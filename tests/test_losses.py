@@ -78,3 +78,18 @@ def test_weights_channel_comes_from_alignments(tmp_path, obama_frame):
     assert np.array_equal(plain, loaded[..., :3])
     warped_a, target_a, _, _ = batches.make_batch(loaded, loaded, 0, seed=0, batch_size=2)
     assert warped_a.shape == (2, 64, 64, 3) and target_a.shape == (2, 64, 64, 4)
+
+
+def test_the_edge_term_charges_blur_and_not_a_shift_of_colour(crop):
+    """Two faces equally far off by L1: a blurred one and a brightened one. Only the blur
+    loses edges, so only it pays the edge term (what makes it reward detail)."""
+    import cv2
+
+    aligned, _ = crop
+    blurred = cv2.GaussianBlur(aligned, (0, 0), 1.0)
+    shifted = np.clip(aligned + np.abs(aligned - blurred).mean(), 0, 1).astype(np.float32)
+    plain, edged = losses.LossSettings(), losses.LossSettings(edges=1.0)
+    assert _loss(plain, aligned, blurred) == pytest.approx(_loss(plain, aligned, shifted), rel=0.1)
+    extra = {name: _loss(edged, aligned, out) - _loss(plain, aligned, out)
+             for name, out in (("blurred", blurred), ("shifted", shifted))}
+    assert extra["blurred"] > 5 * extra["shifted"] and extra["blurred"] > 0.01, extra
