@@ -13,14 +13,16 @@ exit; `--debug` shows the traceback instead. Exit codes:
     0    done (files that could not be used are listed in the summary)
     1    nothing usable: no face found (extract), nothing converted (convert)
     2    an error: a bad option value (argparse), a missing or malformed input, a full disk
-    130  interrupted (Ctrl-C; training saves a checkpoint first)
+    130  interrupted (Ctrl-C or SIGTERM; training saves a checkpoint first, convert removes partial files)
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from swapface import media
@@ -219,6 +221,8 @@ def _train_parser(sub) -> None:
                    help="count only the face in the loss (landmarks from alignments.json)")
     p.add_argument("--eye-mouth", type=float, default=defaults.loss.eye_mouth, metavar="W",
                    help="with --mask-loss: weight of eyes and mouth relative to the rest of the face")
+    p.add_argument("--edges", type=float, default=defaults.loss.edges, metavar="W",
+                   help="weight of an L1 loss on pixel differences (rewards sharp edges; 0: none, as 2017)")
     p.add_argument("--coverage", type=float, default=None, metavar="C",
                    help=f"share of the model's square the mean face spans (default: saved, else "
                         f"{DEFAULT_COVERAGE}; 2017: 1.0)")
@@ -248,7 +252,8 @@ def _run_train(args) -> int:
         match_colour=args.match_colour, freeze_encoder_for=args.freeze_encoder, minutes=args.minutes,
         distribute=args.distribute, precision="mixed" if args.mixed_precision else args.precision,
         names=tuple(args.names) if args.names else None, coverage=args.coverage, learned_mask=args.learned_mask,
-        loss=LossSettings(kind=args.loss, masked=args.mask_loss, eye_mouth=args.eye_mouth))
+        loss=LossSettings(kind=args.loss, masked=args.mask_loss, eye_mouth=args.eye_mouth,
+                          edges=args.edges))
     if args.recipe_2017:
         settings = dataclasses.replace(settings, **train.RECIPE_2017)
     state = checkpoints.load_state(args.model_dir)
@@ -347,14 +352,20 @@ def _check_report_folder(output: Path, inputs: list[str]) -> None:
 
 
 def _run_evaluate(args) -> int:
-    import dataclasses
-
-    from swapface import evaluate, figures, metrics, saving
-
     output = Path(args.output)
     given = [args.video, args.references]  # optional single files
     _check_report_folder(output, [*args.a, *args.b, *(args.ref_a or []), *(args.ref_b or []),
                                   *(item for item in given if item)])
+    # Before the work, not after it: OUTDIR a file, or another evaluate writing there, fails at once.
+    with media.lock_folder(output, "swapface evaluate"):
+        return _evaluate_into(output, args)
+
+
+def _evaluate_into(output: Path, args) -> int:
+    import dataclasses
+
+    from swapface import evaluate, figures, metrics, saving
+
     net = saving.load(args.model_dir)
     settings = evaluate.EvalSettings()
     if args.video_frames:
@@ -367,7 +378,6 @@ def _run_evaluate(args) -> int:
                 raise ValueError(f"{args.references}: holds references of {', '.join(sorted(saved))}, not of {name}")
             refs[side] = refs[side] or saved[name]
     results = evaluate.evaluate(net, args.a, args.b, refs["a"], refs["b"], args.video, settings)
-    output.mkdir(parents=True, exist_ok=True)
     evaluate.write_report(results, output / "metrics.json")
     examples = {"a2b": evaluate.example_faces(net, args.a, "b", settings),
                 "b2a": evaluate.example_faces(net, args.b, "a", settings)}
@@ -408,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    # SIGTERM (`kill`, a scheduler, a closing terminal) stops a command as Ctrl-C does, so what it
+    # was writing is removed (a video's partial file) or saved (a checkpoint), never left behind.
+    on_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
     try:
         return args.run(args)
     except (media.MediaError, ValueError, OSError) as err:
@@ -418,6 +432,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

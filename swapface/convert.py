@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,14 @@ def output_paths(paths: list[Path], output: Path) -> list[Path]:
     return result
 
 
+def _name_max(folder: Path) -> int:
+    """The longest file name, in bytes, that `folder` holds (255 on every common file system)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows) or no answer: the common limit
+        return 255
+
+
 def _jobs(frame: np.ndarray, src: Path, net: models.FaceSwapModel, settings: swap.SwapSettings,
           identity: faces.IdentityFilter | None, alignments: dict | None) -> list[swap.FaceJob]:
     """The faces to swap in one image: from the alignments when they list it, else detected."""
@@ -110,8 +119,20 @@ def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapMo
     clashes = [str(dst) for _, dst in plan if dst.resolve() in sources]
     if clashes:
         raise ValueError(f"{clashes[0]}: output would overwrite an input; choose another output folder")
-    output.mkdir(parents=True, exist_ok=True)
+    with media.lock_folder(output, "swapface convert"):  # two runs into one folder would mix their outputs
+        return _convert(plan, output, net, to, settings, video_settings, identity, overwrite, progress, alignments)
+
+
+def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapModel, to: str,
+             settings: swap.SwapSettings, video_settings: video.VideoSettings, identity: faces.IdentityFilter | None,
+             overwrite: bool, progress: bool, alignments: dict[Path, list[np.ndarray]] | None) -> ConvertReport:
     report = ConvertReport(output=output)
+    name_max = _name_max(output)
+    for src, dst in plan:  # only the output's name can be too long: inputs' names fit, temporary ones are short
+        if len(os.fsencode(dst.name)) > name_max:
+            report.skipped.append((str(src), f"output name too long ({len(os.fsencode(dst.name))} bytes, "
+                                              f"{output} holds {name_max}): rename the input"))
+    plan = [(src, dst) for src, dst in plan if len(os.fsencode(dst.name)) <= name_max]
     images = [(src, dst) for src, dst in plan if not media.is_video(src)]
     videos = [(src, dst) for src, dst in plan if media.is_video(src)]
     for src, dst in tqdm(images, desc="convert images", unit="image", disable=not progress or not images):

@@ -91,3 +91,49 @@ def test_converted_image_is_cut_at_the_models_coverage(data_dir, tmp_path):
     expected = swap.swap_frames([media.read_image(image)], net, "b")[0]
     written = media.read_image(tmp_path / "out" / image.name)
     assert np.abs(written.astype(int) - expected).mean() < 2  # JPEG noise only
+
+
+def test_a_second_convert_into_a_folder_in_use_is_refused(data_dir, tiny_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    with media.lock_folder(out, "swapface convert"):  # as a running conversion holds it
+        code = cli.main(["convert", str(data_dir / "obama"), "-m", str(tiny_dir), "-o", str(out), "--to", "trump"])
+        assert code == 2 and "another `swapface convert` is using this folder" in capsys.readouterr().err
+        assert list(out.iterdir()) == [out / ".lock"]  # nothing of the refused run's
+    assert cli.main(["convert", str(data_dir / "obama"), "-m", str(tiny_dir), "-o", str(out), "--to", "trump"]) == 0
+    assert not (out / ".lock").exists()  # a finished run leaves no lock file behind
+
+
+def test_names_near_the_system_limit_are_converted_or_skipped_not_fatal(data_dir, tiny_dir, tmp_path, capsys):
+    frames = sorted((data_dir / "obama").glob("*.jpg"))
+    long = "v" * 250 + ".jpg"  # 254 bytes: fits, but not with '-2' added for a second input of that name
+    for folder, frame in (("a", frames[0]), ("b", frames[1])):
+        (tmp_path / folder).mkdir()
+        shutil.copy(frame, tmp_path / folder / long)
+    shutil.copy(frames[2], tmp_path / "b" / "after.jpg")
+    shutil.copy(data_dir / "video" / "obama_silent_b.mp4", tmp_path / "b" / ("w" * 250 + ".mp4"))
+    out = tmp_path / "out"
+    code = cli.main(["convert", str(tmp_path / "a"), str(tmp_path / "b"), "-m", str(tiny_dir), "-o", str(out),
+                     "--to", "trump"])
+    summary = capsys.readouterr().out
+    assert code == 0 and "converted 2 images and 1 videos" in summary
+    assert sorted(p.name for p in out.iterdir()) == sorted([long, "after.jpg", "w" * 250 + ".mp4"])
+    assert f"skipped {tmp_path / 'b' / long}: output name too long (256 bytes" in summary
+
+
+def test_sigterm_during_a_video_leaves_no_partial_file(data_dir, tiny_dir, tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import os, signal, sys\n"
+              "from swapface import cli, swap\n"
+              "real = swap.swap_frames\n"
+              "def terminated(*args, **kwargs):  # as `kill` arrives mid-video\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    return real(*args, **kwargs)\n"
+              "swap.swap_frames = terminated\n"
+              "sys.exit(cli.main(sys.argv[1:]))\n")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", script, "convert", str(data_dir / "video" / "obama_silent_b.mp4"),
+                           "-m", str(tiny_dir), "-o", str(out), "--to", "trump"], capture_output=True, text=True)
+    assert done.returncode == 130 and "interrupted" in done.stderr
+    assert list(out.iterdir()) == []  # neither the video nor a hidden partial file (nor the lock)
