@@ -1,6 +1,8 @@
 """Every image and video swapface writes with a generated face is labelled, in the standard
 formats too (IPTC digital source type in XMP, a signed C2PA manifest), as other tools read them."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,32 @@ def test_without_c2pa_the_other_labels_remain(obama_frame, tmp_path, monkeypatch
     monkeypatch.undo()
     assert provenance.read_c2pa(path) is None
     assert provenance.digital_source_type(path) == SOURCE_TYPE and provenance.read_label(path) == provenance.LABEL
+
+
+def test_a_users_key_without_its_chain_is_never_replaced(tmp_path, monkeypatch, obama_frame, caplog):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / provenance.KEY_FILE).write_bytes(b"-----BEGIN PRIVATE KEY-----\nthe user's own\n")
+    os.chmod(folder / provenance.KEY_FILE, 0o600)
+    (folder / "chain.pem").write_bytes(b"misnamed chain")
+    monkeypatch.setenv("SWAPFACE_C2PA_DIR", str(folder))
+    path = provenance.write_image(tmp_path / "a.jpg", media.read_image(obama_frame))
+    assert (folder / provenance.KEY_FILE).read_bytes() == b"-----BEGIN PRIVATE KEY-----\nthe user's own\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["chain.pem", provenance.KEY_FILE]  # nothing made
+    assert "left as they are" in caplog.text and provenance.read_c2pa(path) is None
+    assert provenance.digital_source_type(path) == SOURCE_TYPE  # the other labels remain
+
+
+def test_a_shared_folder_keeps_its_mode_and_a_readable_key_is_reported(tmp_path, monkeypatch, obama_frame, caplog):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp: everyone writes there
+    monkeypatch.setenv("SWAPFACE_C2PA_DIR", str(shared))
+    provenance.write_image(tmp_path / "a.jpg", media.read_image(obama_frame))
+    assert shared.stat().st_mode & 0o7777 == 0o1777
+    assert (shared / provenance.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    _assert_c2pa(tmp_path / "a.jpg")
+    os.chmod(shared / provenance.KEY_FILE, 0o644)
+    provenance._signer_files.cache_clear()  # a new run reads the folder afresh
+    provenance.write_image(tmp_path / "b.jpg", media.read_image(obama_frame))
+    assert "readable by other users" in caplog.text
