@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import faces, media, model as models, provenance, swap, video
+from swapface import extract, faces, media, model as models, provenance, swap, video
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,11 @@ def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapMo
             frame = media.read_image(src)
         except media.MediaError as err:
             report.skipped.append((str(src), err.reason))
+            continue
+        known = (alignments or {}).get(src.resolve(), [])
+        problems = sorted({extract.landmarks_problem(points, frame.shape) for points in known} - {None})
+        if problems:  # a face that cannot be swapped must not count as converted
+            report.skipped.append((str(src), f"alignments: {', '.join(problems)}"))
             continue
         jobs = _jobs(frame, src, net, settings, identity, alignments)
         if not jobs:

@@ -122,6 +122,9 @@ def face_name(path: Path, frame: int | None, index: int, suffix: str, stem: str 
     return f"{stem}_f{frame:06d}_{index}{suffix}"
 
 
+STEM_BYTES = 200  # the longest stem a crop name keeps of its input's, in bytes
+
+
 def unique_stems(paths: list[Path]) -> dict[Path, str]:
     """A stem per input for naming its crops, unique even where file stems are not.
 
@@ -131,10 +134,12 @@ def unique_stems(paths: list[Path]) -> dict[Path, str]:
     """
     stems, taken = {}, set()
     for path in paths:
-        stem, number = path.stem, 1
+        # A name near the system's 255-byte limit leaves no room for '_f000123_0.jpg': cut it.
+        base = os.fsencode(path.stem)[:STEM_BYTES].decode("utf-8", errors="ignore")
+        stem, number = base, 1
         while stem.casefold() in taken:
             number += 1
-            stem = f"{path.stem}-{number}"
+            stem = f"{base}-{number}"
         taken.add(stem.casefold())
         stems[path] = stem
     return stems
@@ -321,8 +326,36 @@ def read_alignments(folder: str | Path) -> dict:
         except (KeyError, TypeError, ValueError) as err:
             why = f"no {err}" if isinstance(err, KeyError) else str(err)
             raise media.MediaError(path, f"face record {number} is malformed ({why})") from err
+        # Numbers that parse but cannot be a face end later in "SVD did not converge" or a blank swap.
+        problem = landmarks_problem(record["landmarks"])
+        matrix = record["matrix"]
+        if problem is None and not (np.isfinite(matrix).all() and abs(np.linalg.det(matrix[:, :2])) > 1e-9):
+            problem = "its matrix is not finite or maps the face to a point"
+        if problem:
+            raise media.MediaError(path, f"face record {number} ({record['file']}): {problem}")
         record["source"] = os.path.normpath(Path(folder) / record["source"])
     return document
+
+
+MAX_COORDINATE = 1e5  # px: farther than any image's side (media.MAX_PIXELS allows 100 Mpx)
+MIN_SPAN = 2.0  # px: landmarks spanning less, across or down, are one point, not a face
+
+
+def landmarks_problem(points: np.ndarray, shape: tuple[int, ...] | None = None) -> str | None:
+    """What makes (68, 2) float landmarks unusable, or None: not finite, beyond any image, all in
+    one point; with the image's `shape`, mostly outside it (recorded from another size of it)."""
+    if not np.isfinite(points).all():
+        return "landmarks are not finite numbers"
+    if np.abs(points).max() > MAX_COORDINATE:
+        return f"landmarks lie {np.abs(points).max():.3g} px away, beyond any image"
+    if np.ptp(points, axis=0).min() < MIN_SPAN:
+        return f"landmarks are degenerate (the face spans under {MIN_SPAN:g} px)"
+    if shape is not None:
+        height, width = shape[:2]
+        inside = ((points >= 0) & (points < [width, height])).all(axis=1).mean()
+        if inside < 0.5:
+            return f"landmarks lie outside the {width}x{height} image (recorded from another size of it?)"
+    return None
 
 
 # --- What training reads back -------------------------------------------------------------------

@@ -137,3 +137,48 @@ def test_sigterm_during_a_video_leaves_no_partial_file(data_dir, tiny_dir, tmp_p
                            "-m", str(tiny_dir), "-o", str(out), "--to", "trump"], capture_output=True, text=True)
     assert done.returncode == 130 and "interrupted" in done.stderr
     assert list(out.iterdir()) == []  # neither the video nor a hidden partial file (nor the lock)
+
+
+@pytest.fixture
+def extraction(data_dir, tmp_path):
+    """(an Obama frame, an extraction of it) for `--alignments` to be edited."""
+    from swapface import extract
+
+    image = data_dir / "obama" / "c000_f00000.jpg"
+    extract.extract([image], tmp_path / "faces", progress=False)  # sources are recorded relative to the folder
+    return image, tmp_path / "faces"
+
+
+@pytest.mark.parametrize("edit, code, message", [
+    (lambda p: np.full_like(p, np.nan), 2, "face record 0 (c000_f00000_0.jpg): landmarks are not finite"),
+    (lambda p: np.full_like(p, 300.0), 2, "face record 0 (c000_f00000_0.jpg): landmarks are degenerate"),
+    (lambda p: p * 1e30, 2, "beyond any image"),
+    (lambda p: p * 3, 1, "c000_f00000.jpg: alignments: landmarks lie outside the 854x480 image"),
+], ids=["nan", "one point", "huge", "another resolution"])
+def test_bad_alignments_are_refused_naming_the_record(extraction, tiny_dir, tmp_path, capsys, edit, code, message):
+    import json
+
+    image, folder = extraction
+    document = json.loads((folder / "alignments.json").read_text())
+    record = document["faces"][0]
+    record["landmarks"] = edit(np.array(record["landmarks"])).tolist()
+    (folder / "alignments.json").write_text(json.dumps(document))  # NaN as JSON's NaN, as Python writes it
+    result = cli.main(["convert", str(image), "-m", str(tiny_dir), "--to", "trump", "-o", str(tmp_path / "out"),
+                       "--alignments", str(folder)])
+    out = capsys.readouterr()
+    assert result == code and message in out.out + out.err and "Traceback" not in out.err
+    assert not list((tmp_path / "out").glob("*.jpg"))  # never "converted" with no face changed
+
+
+def test_training_reads_no_impossible_landmarks(extraction, tmp_path, caplog):
+    """What training takes from alignments.json: a NaN record makes it find the faces again, with a warning."""
+    import json
+
+    from swapface import extract
+
+    _, folder = extraction
+    document = json.loads((folder / "alignments.json").read_text())
+    document["faces"][0]["landmarks"][5] = [float("nan"), 1.0]
+    (folder / "alignments.json").write_text(json.dumps(document))
+    assert extract.crop_landmarks(folder, 64) == {}
+    assert "landmarks are not finite" in caplog.text

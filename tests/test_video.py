@@ -112,7 +112,8 @@ def test_cover_art_mkv_converts_its_video(cover_art_mkv, tiny, tmp_path):
     report = video.convert_video(cover_art_mkv, tmp_path / "out.mp4", tiny, "a", progress=False)
     assert report.frames == 8 and report.faces == 8 and report.audio
     assert any("track 0 (mjpeg" in note for note in report.notes)  # the still is named, not dropped silently
-    assert (videoio.video_info(tmp_path / "out.mp4").width, videoio.video_info(tmp_path / "out.mp4").height) == (1280, 720)
+    info = videoio.video_info(tmp_path / "out.mp4")
+    assert (info.width, info.height) == (1280, 720)
 
 
 def test_a_video_starting_after_its_sound_stays_in_sync(late_clip, tiny, tmp_path):

@@ -54,7 +54,8 @@ def test_a_portrait_phone_video_is_read_upright(portrait_clip, data_dir):
     info = videoio.video_info(portrait_clip)
     assert (info.width, info.height, info.rotation) == (1280, 720, 90)  # shown as filmed, stored 720x1280
     upright = next(videoio.iter_frames(data_dir / "video" / "obama_silent_b.mp4"))[1]
-    for frames in (videoio.iter_frames(portrait_clip), ((i, f) for i, _, f in videoio.iter_timed_frames(portrait_clip))):
+    timed = ((index, frame) for index, _, frame in videoio.iter_timed_frames(portrait_clip))
+    for frames in (videoio.iter_frames(portrait_clip), timed):
         first = next(frames)[1]
         assert first.shape == (720, 1280, 3)
         assert np.abs(first.astype(float) - upright).mean() < 3  # the same picture, only re-encoded
