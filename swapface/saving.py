@@ -121,6 +121,36 @@ def _fits(value, default) -> bool:
     return True
 
 
+MAX_IMAGE_SIZE = 1024  # px: a face model's square; beyond it the numbers are not a model's
+MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 weights: 12x the 2017 model, past any machine this runs on
+
+
+def _absurd(settings: dict) -> str | None:
+    """Why well-typed architecture settings cannot be a model (a hand-edited config.json), or None.
+
+    Checked before Keras builds it: an `image_size` of a million is a TensorFlow traceback or
+    an exhausted memory there, one line here.
+    """
+    sizes = {key: value for key, value in settings.items()  # Adam's betas may be 0
+             if key in FIRST_SETTINGS and key not in ("name", "beta_1", "beta_2")
+             and isinstance(value, (int, float, list))}
+    for key, value in sizes.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(np.isfinite(v) and v > 0 for v in values):
+            return f"setting {key!r} is {value!r}: it must be positive"
+    if settings.get("image_size", 64) > MAX_IMAGE_SIZE:
+        return f"setting 'image_size' is {settings['image_size']} px; the largest face model is {MAX_IMAGE_SIZE} px"
+    try:
+        model_settings = _settings({"settings": settings})
+    except (TypeError, ValueError) as err:
+        return str(err)
+    count = sum(k * cin * cout + cout for part in ("encoder", "decoder", "decoder")
+                for k, cin, cout, _ in weighted_layers(model_settings, part))
+    if count > MAX_PARAMETERS:
+        return f"the settings describe a model of {count:.3g} weights (the 2017 one has 8.2e7)"
+    return None
+
+
 def check_config(config, path: str | os.PathLike) -> dict:
     """Return `config` if it is a well-formed model config, else ValueError naming `path` and the problem.
 
@@ -148,6 +178,12 @@ def check_config(config, path: str | os.PathLike) -> dict:
     pair = [names.get("a"), names.get("b")] if isinstance(names, dict) else names
     if not isinstance(pair, list) or len(pair) != 2 or not all(isinstance(name, str) for name in pair):
         raise ValueError(f"{path}: 'names' must be two names, as {{\"a\": ..., \"b\": ...}}")
+    if pair[0] == pair[1]:
+        raise ValueError(f"{path}: malformed model folder: both people are named {pair[0]!r}, so --to cannot "
+                         "tell their decoders apart")
+    problem = _absurd(settings)
+    if problem:
+        raise ValueError(f"{path}: malformed model folder: {problem}")
     sums = config.get("sha256", {})
     if not isinstance(sums, dict) or not all(isinstance(value, str) for value in sums.values()):
         raise ValueError(f"{path}: 'sha256' must map weights files to hex digests")

@@ -249,13 +249,13 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
         unsigned = provenance.label_video(partial)
         if unsigned:  # said in the summary: the warning alone is lost in the progress bar
             report.notes.append(f"no C2PA manifest ({unsigned}); the XMP and comment labels are in place")
+        partial.replace(output)  # a name too long for the folder fails here: the partial file goes too
     except BaseException:
         encoder.abort()
         partial.unlink(missing_ok=True)
         raise
     finally:
         bar.close()
-    partial.replace(output)
     report.frames = timeline.written
     if timeline.repeated or timeline.dropped:
         report.notes.append(f"variable frame rate: {timeline.repeated} frames repeated and {timeline.dropped} "

@@ -106,6 +106,14 @@ def test_corrupt_weight_files_are_clear_errors(tmp_path):
     (lambda c: {**c, "settings": {**c["settings"], "decoder_filters": 16}}, "setting 'decoder_filters' is 16"),
     (lambda c: {**c, "settings": {**c["settings"], "image_size": 60}}, "do not map 60 px"),
     (lambda c: {**c, "names": ["only one"]}, "'names' must be two names"),
+    # Absurd but well-typed: refused before Keras builds (and TensorFlow runs out of memory on) them.
+    (lambda c: {**c, "settings": {**c["settings"], "image_size": 2 ** 20}},
+     "malformed model folder: setting 'image_size'"),
+    (lambda c: {**c, "settings": {**c["settings"], "encoder_filters": [8, -16, 32, 64]}},
+     "malformed model folder: setting 'encoder_filters' is [8, -16, 32, 64]"),
+    (lambda c: {**c, "settings": {**c["settings"], "encoder_dim": 10 ** 8}},
+     "malformed model folder: the settings describe"),
+    (lambda c: {**c, "names": {"a": "sam", "b": "sam"}}, "malformed model folder: both people are named 'sam'"),
     (lambda c: [c], "not a model config (a JSON list"),
     (lambda c: "{", "corrupt model config"),
 ])
