@@ -96,6 +96,10 @@ def load_references(path: str | Path) -> dict[str, np.ndarray]:
     """{person: (N, 128) float64 descriptors} from a `save_references` file; MediaError if it is not one."""
     path = Path(path)
     media.regular_file(path)
+    with open(path, "rb") as handle:  # named for what it is: numpy's own message talks of pickles
+        head = handle.read(6)
+        if not head.startswith((b"PK\x03\x04", b"\x93NUMPY")):  # an .npz (a zip) or an .npy
+            raise media.MediaError(path, "not a references file (not an .npz archive of descriptors)")
     try:
         file = np.load(path, allow_pickle=False)  # no pickles: loading runs no code
         if not isinstance(file, np.lib.npyio.NpzFile):
@@ -107,6 +111,9 @@ def load_references(path: str | Path) -> dict[str, np.ndarray]:
     for name, values in loaded.items():
         if values.ndim != 2 or values.shape[1] != 128 or len(values) < 2:
             raise media.MediaError(path, f"{name}: shape {values.shape} is not two or more 128-number descriptors")
+        if not np.isfinite(values).all():  # NaN distances compare false: every swap would count as not recognised
+            raise media.MediaError(path, f"{name}: {int((~np.isfinite(values)).any(axis=1).sum())} descriptors "
+                                         "hold NaN or infinite numbers")
     return loaded
 
 

@@ -137,3 +137,16 @@ def test_saved_references_round_trip_and_bad_files_are_named(refs, tmp_path):
                       ("short.npz", "not two or more 128-number descriptors")):
         with pytest.raises(media.MediaError, match=f"{tmp_path / name}: .*({why})"):
             metrics.load_references(tmp_path / name)
+
+
+def test_references_of_random_bytes_or_nan_are_refused_for_what_they_are(refs, tmp_path):
+    obama, trump = refs
+    (tmp_path / "noise.npz").write_bytes(np.random.default_rng(3).bytes(5000))
+    with pytest.raises(media.MediaError, match=r"noise.npz: not a references file \(not an .npz archive") as info:
+        metrics.load_references(tmp_path / "noise.npz")
+    assert "pickle" not in str(info.value)
+    poisoned = obama.copy()
+    poisoned[1, 7] = np.nan  # would make every distance NaN: "0% recognised" with nothing measured
+    metrics.save_references(tmp_path / "nan.npz", {"obama": poisoned, "trump": trump})
+    with pytest.raises(media.MediaError, match="nan.npz: obama: 1 descriptors hold NaN"):
+        metrics.load_references(tmp_path / "nan.npz")
