@@ -33,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import batches, checkpoints, devices, extract, figures, losses, warp
+from swapface import batches, checkpoints, devices, extract, figures, losses, media, warp
 from swapface import model as sm, saving
+from swapface.faces import largest_face  # `faces` names the training faces here
 from swapface.model import FaceSwapModel
 
 log = logging.getLogger(__name__)
@@ -239,6 +241,46 @@ def _saved_mask(model_dir: Path, pretrained, state: dict | None) -> bool:
     return bool(folder) and bool(saving.read_config(folder)["settings"].get("learned_mask", False))
 
 
+FACE_SAMPLE = 8  # images of a folder without alignments.json checked for a face before training
+
+
+def _check_inputs(faces_a, faces_b, model_dir: Path, settings: TrainSettings) -> None:
+    """ValueError, before hours of training, for inputs that cannot make a face swap: one folder
+    as both people, both people of one name, MODEL_DIR a folder of faces, or a folder in which
+    no face can be found (noise, crops of something else)."""
+    folders = [Path(source).resolve() for source in (faces_a, faces_b) if not isinstance(source, np.ndarray)]
+    if len(folders) == 2 and folders[0] == folders[1]:
+        raise ValueError(f"{faces_a}: the same folder as person A and person B; each needs their own faces")
+    if settings.names is not None and settings.names[0] == settings.names[1]:
+        raise ValueError(f"both people are named {settings.names[0]!r}; give them two names")
+    if model_dir.resolve() in folders or (model_dir / extract.ALIGNMENTS).exists():
+        raise ValueError(f"{model_dir}: is a folder of aligned faces; give the model a folder of its own")
+    for folder in folders:
+        if not (folder / extract.ALIGNMENTS).exists():  # extract found those faces; others are checked
+            _check_faces_in(folder)
+
+
+def _check_faces_in(folder: Path) -> None:
+    """ValueError if none of a few of `folder`'s images holds a face; a warning if most do not."""
+    paths = media.list_inputs([folder])
+    sample = [paths[i] for i in sorted({round(k * (len(paths) - 1) / max(FACE_SAMPLE - 1, 1))
+                                        for k in range(FACE_SAMPLE)})] if paths else []
+    found = 0
+    for path in sample:
+        try:
+            image = media.read_image(path)
+        except media.MediaError:
+            continue  # load_faces reports it
+        # At 256 px a 64 px crop's face is large enough for the detector.
+        image = cv2.resize(image, (256, 256 * image.shape[0] // image.shape[1] or 1))
+        found += largest_face(image) is not None
+    if sample and not found:
+        raise ValueError(f"{folder}: no face found in any of {len(sample)} images checked; train on aligned "
+                         "faces (swapface extract)")
+    if found < len(sample) / 2:
+        log.warning("%s: a face was found in only %d of %d images checked", folder, found, len(sample))
+
+
 def _faces(source, masked: bool) -> np.ndarray:
     """A side's faces, uint8 (N, S, S, 3), or (N, S, S, 4) with region weights for the masked loss."""
     if isinstance(source, np.ndarray):
@@ -378,6 +420,7 @@ def _strategy(settings: TrainSettings):
 
 def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretrained, progress: bool,
            callback) -> dict:
+    _check_inputs(faces_a, faces_b, model_dir, settings)
     state = checkpoints.load_state(model_dir)
     checkpoints.check_model_dir(model_dir, state)
     checkpoints.check_sources(model_dir, state, faces_a, faces_b, settings.names)  # A and B not swapped

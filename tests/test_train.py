@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -154,3 +155,38 @@ def test_a_lite_model_grows_into_lite2x_and_trains(aligned, tmp_path):
     assert net.settings.name == "lite2x" and net.decoder_a.output_shape == (None, 128, 128, 3)
     with pytest.raises(ValueError, match="'lite' model, but the 'lite128' preset"):
         train.start_from(tmp_path / "lite", "lite128")  # another architecture cannot grow from it
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make reaching the model a test failure: these inputs must be refused before it is built."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("got as far as building the model")
+
+    monkeypatch.setattr(train, "open_model", refuse)
+
+
+def test_a_folder_without_faces_is_refused_before_training(aligned, tmp_path, no_training):
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(10):  # what a wrong folder holds: pictures, none of a face
+        cv2.imwrite(str(noise / f"{index}.jpg"), rng.integers(0, 256, (256, 256, 3), np.uint8))
+    with pytest.raises(ValueError, match=f"{noise}: no face found in any of 8 images checked"):
+        train.train(aligned[0], noise, tmp_path / "model", train.TrainSettings(preset="tiny", iterations=1, workers=0),
+                    progress=False)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("same folder", "the same folder as person A and person B"),
+    ("same names", "both people are named 'sam'"),
+    ("model in faces", "is a folder of aligned faces"),
+])
+def test_nonsense_pairs_are_refused_before_training(aligned, tmp_path, no_training, case, message):
+    faces_a, faces_b = aligned
+    settings = train.TrainSettings(preset="tiny", iterations=1, workers=0,
+                                   names=("sam", "sam") if case == "same names" else None)
+    model_dir = {"model in faces": faces_b}.get(case, tmp_path / "model")
+    with pytest.raises(ValueError, match=message):
+        train.train(faces_a, faces_a if case == "same folder" else faces_b, model_dir, settings, progress=False)
+    assert not (faces_b / ".lock").exists() and not (faces_b / "checkpoints").exists()
