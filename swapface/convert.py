@@ -144,6 +144,9 @@ def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapMo
         except media.MediaError as err:
             report.skipped.append((str(src), err.reason))
             continue
+        frames = media.frames_in(src)
+        if frames > 1:  # an image output holds one picture: say what was left out
+            report.notes.append((str(src), f"only the first of its {frames} frames or pages converted"))
         known = (alignments or {}).get(src.resolve(), [])
         problems = sorted({extract.landmarks_problem(points, frame.shape) for points in known} - {None})
         if problems:  # a face that cannot be swapped must not count as converted

@@ -173,6 +173,18 @@ def decode_image(data: bytes, name: str | Path = "<bytes>") -> np.ndarray:
     return _upright(to_bgr8(image), orientation)
 
 
+def frames_in(path: str | Path) -> int:
+    """How many frames or pages an image file holds: more than 1 for an animated GIF, WebP or
+    PNG, or a multi-page TIFF, of which `read_image` reads the first. 1 where Pillow cannot tell."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's bomb warning: read_image has judged the size
+            with Image.open(path) as image:
+                return int(getattr(image, "n_frames", 1))
+    except (OSError, ValueError, Image.DecompressionBombError):  # not Pillow's format: OpenCV read one frame
+        return 1
+
+
 def regular_file(path: Path) -> None:
     """Raise MediaError unless `path` is a regular file: a FIFO or a device would block or never end."""
     try:

@@ -182,3 +182,17 @@ def test_training_reads_no_impossible_landmarks(extraction, tmp_path, caplog):
     (folder / "alignments.json").write_text(json.dumps(document))
     assert extract.crop_landmarks(folder, 64) == {}
     assert "landmarks are not finite" in caplog.text
+
+
+def test_frames_after_the_first_are_named_not_dropped_silently(data_dir, tiny_dir, tmp_path, capsys):
+    from PIL import Image
+
+    frames = [Image.open(path).convert("RGB") for path in sorted((data_dir / "obama").glob("*.jpg"))[:3]]
+    (tmp_path / "in").mkdir()
+    frames[0].save(tmp_path / "in" / "moving.webp", save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(tmp_path / "in" / "pages.tiff", save_all=True, append_images=frames[1:2])
+    assert cli.main(["convert", str(tmp_path / "in"), "-m", str(tiny_dir), "-o", str(tmp_path / "out"),
+                     "--to", "trump"]) == 0
+    summary = capsys.readouterr().out
+    assert f"note {tmp_path / 'in' / 'moving.webp'}: only the first of its 3 frames or pages converted" in summary
+    assert f"note {tmp_path / 'in' / 'pages.tiff'}: only the first of its 2 frames or pages converted" in summary
