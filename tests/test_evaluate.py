@@ -136,3 +136,19 @@ def test_a_perfect_decoder_with_the_default_mask_is_recognised_as_the_target(dat
                                      metrics.reference_set([data_dir / "obama"]), settings)
     assert scores["found"] == len(inputs) and scores["recognised"] >= 0.75
     assert all(image.shape == frame.shape for image, frame in zip(scores["images"], inputs))
+
+
+@pytest.mark.parametrize("case", ["output is a file", "output in use"])
+def test_evaluate_output_problems_fail_before_the_work(data_dir, tmp_path, capsys, monkeypatch, case):
+    saving.save(model.build("tiny"), tmp_path / "m", names=("obama", "trump"))
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: (_ for _ in ()).throw(AssertionError("evaluated")))
+    argv = ["evaluate", "-m", str(tmp_path / "m"), "--a", str(data_dir / "obama"), "--b", str(data_dir / "trump")]
+    if case == "output is a file":
+        (tmp_path / "report.txt").write_text("someone's notes")
+        assert cli.main([*argv, "-o", str(tmp_path / "report.txt")]) == 2
+        assert f"{tmp_path / 'report.txt'}: is a file, not a folder" in capsys.readouterr().err
+        assert (tmp_path / "report.txt").read_text() == "someone's notes"
+    else:
+        with media.lock_folder(tmp_path / "out", "swapface evaluate"):  # as a running evaluation holds it
+            assert cli.main([*argv, "-o", str(tmp_path / "out")]) == 2
+        assert "another `swapface evaluate` is using this folder" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 import errno
 import json
+import os
 import shutil
 
 import cv2
@@ -208,3 +209,14 @@ def test_extract_settings_refuse_impossible_values():
     for bad in ({"upsample": 9}, {"detect_width": -1}, {"upsample": -1}):
         with pytest.raises(ValueError):
             faces.FaceSettings(**bad)
+
+
+def test_a_name_near_the_system_limit_is_extracted(obama_frame, tmp_path):
+    source = tmp_path / "in" / ("é" * 125 + ".jpg")  # 254 bytes: crop names and temporary names must be shorter
+    source.parent.mkdir()
+    shutil.copy(obama_frame, source)
+    report = extract.extract([source], tmp_path / "faces", progress=False)
+    assert report.faces_kept == 1 and not report.skipped
+    crop = [p for p in (tmp_path / "faces").iterdir() if p.suffix == ".jpg"][0]
+    assert len(os.fsencode(crop.name)) <= 255 and crop.name.startswith("é" * 100)
+    assert extract.read_alignments(tmp_path / "faces")["faces"][0]["file"] == crop.name
