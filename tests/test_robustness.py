@@ -130,11 +130,12 @@ def test_cli_zero_length_video_and_faceless_image(tmp_path, capsys):
 # --- Everything hostile at once ---------------------------------------------------------------------
 
 EXIT_CODES = {0, 1, 2}  # documented in swapface.cli
+LONG_NAME = "n" * 248 + "_é.jpg"  # 255 bytes: the most a name may have
 TRUMP = Path(__file__).resolve().parents[1] / "data" / "trump"
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory, data_dir, bomb_png, vfr_clip):
+def hostile(tmp_path_factory, data_dir, bomb_png, vfr_clip, portrait_clip, late_clip, cover_art_mkv):
     """A folder holding every kind of input the hostile round found trouble with, next to good ones.
 
     Returns (folder, {name: "face" | "video"} of the inputs that must produce an output).
@@ -170,6 +171,12 @@ def hostile(tmp_path_factory, data_dir, bomb_png, vfr_clip):
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
                     "testsrc=s=641x479:r=10:d=0.5", "-c:v", "ffv1", str(folder / "odd.mkv")], check=True)  # (18)
     good.update({"clip.mp4": "video", "vfr.mp4": "video", "odd.mkv": "video"})
+    # Round 3: a phone's portrait video, a video starting after its sound, cover art first, a long name.
+    for clip, name in ((portrait_clip, "portrait.mp4"), (late_clip, "late.mp4"), (cover_art_mkv, "cover.mkv")):
+        shutil.copy(clip, folder / name)
+        good[name] = "video with a face"
+    shutil.copy(obama, folder / LONG_NAME)
+    good[LONG_NAME] = "face"
     # The bad: each must be skipped with a line, never stop the run.
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "truncated.jpg").write_bytes(obama.read_bytes()[:5000])
@@ -222,7 +229,7 @@ def test_hostile_folder_through_extract_convert_diagnose_and_evaluate(hostile, t
     document = extract.read_alignments(tmp_path / "faces")
     assert kept == len(crops) == len(document["faces"]) and crops == sorted(r["file"] for r in document["faces"])
     sources = {os.path.relpath(r["source"], folder) for r in document["faces"]}
-    assert {name for name, kind in good.items() if kind == "face"} <= sources
+    assert {name for name, kind in good.items() if kind in ("face", "video with a face")} <= sources
     skipped = {line.split(":")[0].removeprefix("skipped ") for line in out.splitlines() if line.startswith("skipped")}
     for bad in ("empty.jpg", "truncated.jpg", "text.png", "bomb.png", "empty.mp4", "text.mp4", "pipe.jpg"):
         assert str(folder / bad) in skipped, bad
@@ -234,9 +241,25 @@ def test_hostile_folder_through_extract_convert_diagnose_and_evaluate(hostile, t
     images, videos = map(int, re.search(r"converted (\d+) images and (\d+) videos", out).groups())
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert images == sum(not name.endswith(".mp4") for name in written)
-    assert videos == sum(name.endswith(".mp4") for name in written) == 3
+    assert videos == sum(name.endswith(".mp4") for name in written) == 6
     assert images >= sum(kind == "face" for kind in good.values())
-    assert {"clip.mp4", "vfr.mp4", "odd.mp4", "frame.jpg", "frame-2.jpg", "photo.png", "photo-2.png"} <= set(written)
+    assert {"clip.mp4", "vfr.mp4", "odd.mp4", "frame.jpg", "frame-2.jpg", "photo.png", "photo-2.png",
+            "portrait.mp4", "late.mp4", "cover.mp4", LONG_NAME} <= set(written)
+    assert "cover.mkv: video track 0 (mjpeg" in out  # the still it holds is named, not silently dropped
+    from swapface import videoio
+
+    assert videoio.video_info(tmp_path / "out" / "portrait.mp4").rotation == 0  # written as shown: upright
+    assert abs(videoio.video_info(tmp_path / "out" / "late.mp4").start - 0.5) < 0.04  # still after its sound
+
+    # degenerate alignments: refused in one line naming the record, nothing converted
+    shutil.copytree(tmp_path / "faces", tmp_path / "bent")
+    bent = json.loads((tmp_path / "bent" / "alignments.json").read_text())
+    bent["faces"][-1]["landmarks"] = [[10.0, 10.0]] * 68
+    (tmp_path / "bent" / "alignments.json").write_text(json.dumps(bent))
+    code, _, err = _run(["convert", folder, "-m", tmp_path / "tiny", "-o", tmp_path / "bent_out", "--to", "trump",
+                         "--alignments", tmp_path / "bent"], capsys)
+    assert code == 2 and f"face record {len(bent['faces']) - 1} " in err and "degenerate" in err
+    assert not (tmp_path / "bent_out").exists() or not list((tmp_path / "bent_out").iterdir())
     assert all(provenance.digital_source_type(tmp_path / "out" / name) for name in written)
 
     # diagnose: two folders of one name, and the folder of a run that found nothing
