@@ -24,14 +24,15 @@ Example:
 from swapface.figures.common import DPI, mark_synthetic, number, rgb, save
 from swapface.figures.data import (alignment_errors, alignment_figure, coverage_figure, diagnostics_figure, face_grid,
                                    identity_figure, landmarks_figure, mean_face_figure)
-from swapface.figures.results import (evidence_figure, flicker_figure, identity_map_figure, landmark_shift_figure, report_figure,
-                                      swap_settings_figure)
+from swapface.figures.results import (evidence_figure, flicker_figure, identity_map_figure, landmark_shift_figure,
+                                      report_figure, swap_settings_figure)
 from swapface.figures.training import (architecture_figure, feature_maps_figure, learning_curve_figure,
                                        loss_comparison_figure, loss_figure, loss_weights_figure, preview_figure,
                                        warp_figure, warp_strength_figure)
 
-__all__ = ["DPI", "alignment_errors", "alignment_figure", "architecture_figure", "coverage_figure", "diagnostics_figure",
-           "evidence_figure", "face_grid", "feature_maps_figure", "flicker_figure", "identity_figure", "identity_map_figure",
-           "landmark_shift_figure", "landmarks_figure", "learning_curve_figure", "loss_comparison_figure",
-           "loss_figure", "loss_weights_figure", "mark_synthetic", "mean_face_figure", "number", "preview_figure", "report_figure", "rgb",
-           "save", "swap_settings_figure", "warp_figure", "warp_strength_figure"]
+__all__ = ["DPI", "alignment_errors", "alignment_figure", "architecture_figure", "coverage_figure",
+           "diagnostics_figure", "evidence_figure", "face_grid", "feature_maps_figure", "flicker_figure",
+           "identity_figure", "identity_map_figure", "landmark_shift_figure", "landmarks_figure",
+           "learning_curve_figure", "loss_comparison_figure", "loss_figure", "loss_weights_figure",
+           "mark_synthetic", "mean_face_figure", "number", "preview_figure", "report_figure", "rgb", "save",
+           "swap_settings_figure", "warp_figure", "warp_strength_figure"]

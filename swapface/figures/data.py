@@ -141,8 +141,8 @@ def coverage_figure(crop: np.ndarray, crop_coverage: float = faces.DEFAULT_COVER
                                label=f"model view, coverage {coverage:g}: {view:.0f} px"))
     ax.set_xlim(0, side)
     ax.set_ylim(side, 0)
-    ax.set_title(f"{side} px crop: the mean face spans its central\n{crop_coverage:g} ({side * crop_coverage:.0f} px, blue dashes)",
-                 fontsize=8)
+    ax.set_title(f"{side} px crop: the mean face spans its central\n"
+                 f"{crop_coverage:g} ({side * crop_coverage:.0f} px, blue dashes)", fontsize=8)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=6, ncols=2)
     plain(ax)
     for ax, coverage in zip(axes[1:], coverages):
