@@ -440,7 +440,7 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
     faces = [_faces(source, masked) for source in (faces_a, faces_b)]
     strategy = _strategy(settings)
     precision = devices.choose_policy(settings.precision)
-    log.info("training in %s", precision)
+    log.debug("training in %s", precision)  # the CLI says it in its own words
     with strategy.scope() if strategy is not None else contextlib.nullcontext(), devices.policy(precision):
         model = open_model(model_dir, state, settings, pretrained)
     model = dataclasses.replace(model, names=names)

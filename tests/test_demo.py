@@ -52,8 +52,8 @@ def test_training_a_new_pair_from_pretrained_weights_starts_ahead(tmp_path, data
     """Transfer learning: trained weights, even of another pair, redraw faces far better than a fresh model."""
     for person in ("obama", "trump"):
         extract.extract([data_dir / person], tmp_path / person, progress=False)
-    settings = train.TrainSettings(preset="lite", batch_size=4, iterations=2, save_every=2, workers=0,
-                                   preview_faces=2, freeze_encoder_for=2)
+    settings = train.TrainSettings(preset=saving.load(start).settings.name, batch_size=4, iterations=2,
+                                   save_every=2, workers=0, preview_faces=2, freeze_encoder_for=2)
     pretrained = train.train(tmp_path / "obama", tmp_path / "trump", tmp_path / "from_demo", settings,
                              pretrained=start, progress=False)
     scratch = train.train(tmp_path / "obama", tmp_path / "trump", tmp_path / "scratch", settings, progress=False)
