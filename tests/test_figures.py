@@ -88,3 +88,17 @@ def test_evidence_figure_separates_real_from_swapped_and_held_out():
     fig = figures.evidence_figure(evidence, swapped=[False, True, False], held_out=[False, False, True])
     assert sorted(text.get_text() for text in fig.axes[0].get_legend().get_texts()) == \
         ["real, held out (1)", "real, trained on (1)", "swapped, trained on (1)"]
+
+
+def test_learning_curve_aims_per_direction_and_marks_an_event():
+    point = lambda hours: {"hours": hours, **{key: {"recognised": 1.0, "median_to_target": 0.5,  # noqa: E731
+                                                    "detail_ratio": 0.1} for key in ("a2b", "b2a")}}
+    names = {"a2b": "Obama -> Trump", "b2a": "Trump -> Obama"}
+    fig = figures.learning_curve_figure([point(1.0), point(3.0)], names, detail_target={"a2b": 0.10, "b2a": 0.40},
+                                        marks=[(2.0, "grown to 128 px")])
+    recognised, _, detail = fig.axes
+    aims = [line for line in detail.lines if line.get_label().startswith("aimed at")]
+    assert [line.get_ydata()[0] for line in aims] == [0.10, 0.40]
+    assert [line.get_color() for line in aims] == [line.get_color() for line in detail.lines[:2]]  # its direction's
+    assert any(list(line.get_xdata()) == [2.0, 2.0] for line in recognised.lines)
+    assert any(text.get_text() == "grown to 128 px" for text in recognised.texts)

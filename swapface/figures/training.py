@@ -75,13 +75,16 @@ def loss_figure(history: dict[str, Sequence[float]], names: Sequence[str] = ("a"
     return fig
 
 
-def learning_curve_figure(points: Sequence[dict], names: dict[str, str], detail_target: float | None = None,
-                          genuine: float = 0.33) -> Figure:
+def learning_curve_figure(points: Sequence[dict], names: dict[str, str],
+                          detail_target: float | dict[str, float] | None = None, genuine: float = 0.33,
+                          marks: Sequence[tuple[float, str]] = ()) -> Figure:
     """Held-out quality per training hour: recognised as the target, median distance, detail.
 
     `points` are `evaluate.identity_check` results with "hours" added, one per checkpoint;
     `names` maps "a2b", "b2a" to a direction's label. `detail_target` draws the detail ratio
-    aimed at; `genuine` is where genuine photos of a person lie from their own centroid.
+    aimed at (one for both, or one per direction key); `genuine` is where genuine photos of a
+    person lie from their own centroid; `marks` are (hour, label) events drawn as vertical lines
+    (a recipe change, a model grown to 128 px).
     """
     fig = Figure(figsize=(10, 3.2), layout="constrained")
     recognised, distance, detail = fig.subplots(1, 3)
@@ -94,8 +97,16 @@ def learning_curve_figure(points: Sequence[dict], names: dict[str, str], detail_
     distance.set(ylabel="median distance to the target", ylim=(0.3, None))
     distance.axhline(genuine, color="0.5", linestyle=":", linewidth=0.8, label="genuine photos")
     detail.set(ylabel="detail ratio (1: as sharp as the frame)", ylim=(0, None))
-    if detail_target is not None:
-        detail.axhline(detail_target, color="0.5", linestyle="--", linewidth=0.8, label=f"aimed at: {detail_target:g}")
+    targets = detail_target if isinstance(detail_target, dict) else {None: detail_target}
+    colours = {key: line.get_color() for key, line in zip(names, detail.get_lines())}
+    for key, target in targets.items():
+        if target is not None:  # dashed, in the colour of its direction
+            detail.axhline(target, color=colours.get(key, "0.5"), linestyle="--", linewidth=0.8,
+                           label=f"aimed at: {target:g}")
+    for hour, label in marks:
+        for ax in (recognised, distance, detail):
+            ax.axvline(hour, color="0.6", linestyle=":", linewidth=0.8)
+        recognised.annotate(label, (hour, 0.02), fontsize=6, rotation=90, ha="right", va="bottom", color="0.4")
     for ax in (recognised, distance, detail):
         ax.set_xlabel("training hours", fontsize=8)
         ax.tick_params(labelsize=7)
