@@ -310,8 +310,8 @@ class Budget:
 
     minutes: float  # the sitting's training time
     start_iteration: int  # where the sitting began
-    WARMUP = 3
-    MEASURED = 10
+    WARMUP = 3  # steps left out of the rate (class constant): the first ones trace and compile
+    MEASURED = 10  # steps timed for the rate (class constant)
     start: float | None = None  # time.monotonic() at the first step
     measure_from: float | None = None  # time.monotonic() after the warm-up
     rate: float | None = None  # measured steps per second
