@@ -103,6 +103,7 @@ def learning_curve_figure(points: Sequence[dict], names: dict[str, str],
         if target is not None:  # dashed, in the colour of its direction
             detail.axhline(target, color=colours.get(key, "0.5"), linestyle="--", linewidth=0.8,
                            label=f"aimed at: {target:g}")
+            detail.set_ylim(0, max(detail.get_ylim()[1], 1.1 * target))  # an aim above the curve still shows
     for hour, label in marks:
         for ax in (recognised, distance, detail):
             ax.axvline(hour, color="0.6", linestyle=":", linewidth=0.8)
