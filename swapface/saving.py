@@ -9,7 +9,7 @@ Example:
     >>> from swapface import saving
     >>> net = saving.load("weights")
     >>> net.settings.name, net.names
-    ('lite', ('obama', 'trump'))
+    ('lite2x', ('obama', 'trump'))
 """
 
 from __future__ import annotations

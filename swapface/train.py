@@ -426,7 +426,7 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
     checkpoints.check_sources(model_dir, state, faces_a, faces_b, settings.names)  # A and B not swapped
     resumed = state is not None
     if resumed:
-        log.info("resuming %s from iteration %d", model_dir, state["iteration"])
+        log.debug("resuming %s from iteration %d", model_dir, state["iteration"])  # the CLI says so on stdout
         if pretrained is not None:
             log.warning("resuming %s: --pretrained %s is ignored", model_dir, pretrained)
         if settings.seed != state["seed"]:

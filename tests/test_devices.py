@@ -129,7 +129,7 @@ def test_mixed_precision_picks_the_fastest_policy_and_restores_it(aligned, tmp_p
     with pytest.raises(ValueError, match="unknown precision"):
         devices.choose_policy("half")
     chosen = devices.choose_policy("mixed")
-    with caplog.at_level(logging.INFO, logger="swapface.train"):
+    with caplog.at_level(logging.DEBUG, logger="swapface.train"):
         history = train.train(*aligned, tmp_path / "m", dataclasses.replace(TINY, iterations=1, precision="mixed"),
                               progress=False)
     assert f"training in {chosen}" in caplog.text
