@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from swapface import media
@@ -418,12 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    # SIGTERM (`kill`, a scheduler, a closing terminal) stops a command as Ctrl-C does, so what it
-    # was writing is removed (a video's partial file) or saved (a checkpoint), never left behind.
-    on_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
-    previous = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
     try:
-        return args.run(args)
+        # SIGTERM stops a command as Ctrl-C does: a partial video is removed, a checkpoint saved.
+        with media.sigterm_as_interrupt():
+            return args.run(args)
     except (media.MediaError, ValueError, OSError) as err:
         if args.debug:
             raise
@@ -432,13 +428,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    finally:
-        if on_main_thread:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

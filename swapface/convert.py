@@ -92,10 +92,9 @@ def _name_max(folder: Path) -> int:
         return 255
 
 
-def _jobs(frame: np.ndarray, src: Path, net: models.FaceSwapModel, settings: swap.SwapSettings,
-          identity: faces.IdentityFilter | None, alignments: dict | None) -> list[swap.FaceJob]:
-    """The faces to swap in one image: from the alignments when they list it, else detected."""
-    known = (alignments or {}).get(src.resolve())
+def _jobs(frame: np.ndarray, known: list[np.ndarray] | None, net: models.FaceSwapModel, settings: swap.SwapSettings,
+          identity: faces.IdentityFilter | None) -> list[swap.FaceJob]:
+    """The faces to swap in one image: its `known` landmarks from the alignments, else detected."""
     if known is None:
         return swap.find_jobs([frame], net.settings, settings, identity)
     return [swap.face_job(0, points, net.settings) for points in known]
@@ -127,12 +126,15 @@ def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapMo
              settings: swap.SwapSettings, video_settings: video.VideoSettings, identity: faces.IdentityFilter | None,
              overwrite: bool, progress: bool, alignments: dict[Path, list[np.ndarray]] | None) -> ConvertReport:
     report = ConvertReport(output=output)
-    name_max = _name_max(output)
+    name_max, fitting = _name_max(output), []
     for src, dst in plan:  # only the output's name can be too long: inputs' names fit, temporary ones are short
-        if len(os.fsencode(dst.name)) > name_max:
-            report.skipped.append((str(src), f"output name too long ({len(os.fsencode(dst.name))} bytes, "
-                                              f"{output} holds {name_max}): rename the input"))
-    plan = [(src, dst) for src, dst in plan if len(os.fsencode(dst.name)) <= name_max]
+        length = len(os.fsencode(dst.name))
+        if length > name_max:
+            report.skipped.append((str(src), f"output name too long ({length} bytes, {output} holds {name_max}): "
+                                             "rename the input"))
+        else:
+            fitting.append((src, dst))
+    plan = fitting
     images = [(src, dst) for src, dst in plan if not media.is_video(src)]
     videos = [(src, dst) for src, dst in plan if media.is_video(src)]
     for src, dst in tqdm(images, desc="convert images", unit="image", disable=not progress or not images):
@@ -147,12 +149,12 @@ def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapMo
         frames = media.frames_in(src)
         if frames > 1:  # an image output holds one picture: say what was left out
             report.notes.append((str(src), f"only the first of its {frames} frames or pages converted"))
-        known = (alignments or {}).get(src.resolve(), [])
-        problems = sorted({extract.landmarks_problem(points, frame.shape) for points in known} - {None})
+        known = (alignments or {}).get(src.resolve())  # None: not listed, so its faces are detected
+        problems = sorted({extract.landmarks_problem(points, frame.shape) for points in known or []} - {None})
         if problems:  # a face that cannot be swapped must not count as converted
             report.skipped.append((str(src), f"alignments: {', '.join(problems)}"))
             continue
-        jobs = _jobs(frame, src, net, settings, identity, alignments)
+        jobs = _jobs(frame, known, net, settings, identity)
         if not jobs:
             report.skipped.append((str(src), "no face found"))
             continue

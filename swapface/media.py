@@ -21,6 +21,7 @@ import io
 import logging
 import os
 import queue
+import signal
 import stat
 import struct
 import tempfile
@@ -268,6 +269,28 @@ def fsync_folder(folder: str | os.PathLike) -> None:
             os.fsync(handle)
         finally:
             os.close(handle)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (`kill`, a job scheduler, a machine shutting down) like Ctrl-C meanwhile.
+
+    Both then raise KeyboardInterrupt, so what was being written is removed (a video's partial
+    file) or saved (a checkpoint), never left half done. Only the main thread may set signal
+    handlers; elsewhere this does nothing. The previous handler comes back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

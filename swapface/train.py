@@ -26,8 +26,6 @@ import contextlib
 import dataclasses
 import functools
 import logging
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +119,12 @@ def start_from(pretrained: str | Path, preset: str | None = None) -> FaceSwapMod
     """The weights a new run starts from: a saved model, grown to `preset` where it is a
     bigger-faced version of the saved one (`model.grow`: lite -> lite2x), else that preset or
     a ValueError naming both."""
-    saved = saving.load(pretrained)
-    if preset is None or preset == saved.settings.name:
-        return saved
-    if sm.can_grow(saved.settings, sm.get_preset(preset)):
-        log.info("growing the %s model of %s into %s", saved.settings.name, pretrained, preset)
-        return sm.grow(saved, preset)
-    return saving.load(pretrained, preset=preset)  # raises: another architecture
+    saved = saving.read_config(pretrained)["settings"]["name"]  # the config alone: no weights loaded to refuse them
+    if preset is not None and preset != saved and saved in sm.PRESETS \
+            and sm.can_grow(sm.get_preset(saved), sm.get_preset(preset)):
+        log.info("growing the %s model of %s into %s", saved, pretrained, preset)
+        return sm.grow(saving.load(pretrained), preset)
+    return saving.load(pretrained, preset=preset)  # another architecture: ValueError naming both
 
 
 def set_encoder_frozen(model: FaceSwapModel, frozen: bool) -> None:
@@ -314,7 +311,6 @@ class Budget:
     MEASURED = 10  # steps timed for the rate (class constant)
     start: float | None = None  # time.monotonic() at the first step
     measure_from: float | None = None  # time.monotonic() after the warm-up
-    rate: float | None = None  # measured steps per second
 
     def spent(self, iteration: int) -> bool:
         """Whether the budget is used up after `iteration`, measuring the rate on the way."""
@@ -325,10 +321,10 @@ class Budget:
         elif done == self.WARMUP:
             self.measure_from = now
         elif done == self.WARMUP + self.MEASURED and self.measure_from is not None:
-            self.rate = self.MEASURED / max(now - self.measure_from, 1e-9)
-            left = self.minutes * 60 - (now - self.start)
+            rate = self.MEASURED / max(now - self.measure_from, 1e-9)
+            more = rate * max(self.minutes * 60 - (now - self.start), 0)  # steps the time left buys
             log.info("measured %.2f steps/s: %g minutes buy about %d steps, to iteration %d",
-                     self.rate, self.minutes, done + self.rate * max(left, 0), iteration + self.rate * max(left, 0))
+                     rate, self.minutes, done + more, iteration + more)
         return now - self.start >= self.minutes * 60
 
 
@@ -381,29 +377,10 @@ def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = Tra
     `callback(model, iteration)`, if given, runs after every step (live plots, checks).
     """
     model_dir = Path(model_dir)
-    # Non-chief workers of a cluster write nothing, and may share the chief's folder.
-    with checkpoints.exclusive(model_dir) if devices.is_chief() else contextlib.nullcontext(), _terminate_saves():
+    # Non-chief workers of a cluster write nothing, and may share the chief's folder. SIGTERM
+    # (a scheduler, a cloud machine shutting down) saves a checkpoint, as Ctrl-C does.
+    with checkpoints.exclusive(model_dir) if devices.is_chief() else contextlib.nullcontext(), media.sigterm_as_interrupt():
         return _train(faces_a, faces_b, model_dir, settings, pretrained, progress, callback)
-
-
-@contextlib.contextmanager
-def _terminate_saves():
-    """Treat SIGTERM (a job scheduler, a cloud machine shutting down, `kill`) like Ctrl-C.
-
-    Both then save a checkpoint before stopping. Only the main thread may set handlers.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _strategy(settings: TrainSettings):
