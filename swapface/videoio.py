@@ -239,6 +239,28 @@ def iter_timed_frames(path: str | Path) -> Iterator[tuple[int, float, np.ndarray
         raise media.MediaError(path, "video holds no frames")
 
 
+def split_frames(path: str | Path, train: str | Path, held: str | Path, held_out: float = 0.25,
+                 every: int = 1) -> tuple[list[Path], list[Path]]:
+    """Write every `every`-th frame of a video as `<stem>_f<frame>.jpg`: the first
+    1 - `held_out` of the clip into folder `train`, the last `held_out` into `held`.
+
+    For a score on frames a model never trained on: split by time, since neighbouring
+    frames are near-copies and a frame beside a training one says little. Returns the two
+    lists of written paths, in frame order.
+    """
+    path, folders = Path(path), (Path(train), Path(held))
+    if not 0 < held_out < 1:
+        raise ValueError(f"held_out {held_out}: a share of the clip between 0 and 1")
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+    cut = round(video_info(path).frames * (1 - held_out))
+    written = ([], [])
+    for index, frame in iter_frames(path, every):
+        part = int(index >= cut)
+        written[part].append(media.write_image(folders[part] / f"{path.stem}_f{index:04d}.jpg", frame))
+    return written
+
+
 def audio_seconds(path: str | Path) -> float | None:
     """Seconds of the first audio track of a media file, or None if it has none."""
     return video_info(path).audio

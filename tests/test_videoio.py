@@ -84,3 +84,17 @@ def test_the_frame_rate_is_the_timestamps_own_not_the_average(tmp_path):
     ffmpeg("-f", "lavfi", "-i", "testsrc=s=160x120:r=25:d=1", "-vf", "setpts='(N*0.04+4*gte(N,20))/TB'",
            "-fps_mode", "vfr", "-c:v", "libx264", path)
     assert videoio.video_info(path).fps == 25
+
+
+def test_split_frames_holds_out_the_end_of_the_clip_by_time(data_dir, tmp_path):
+    """The training part and the held-out part share no frame and meet at 3/4 of the clip."""
+    clip = data_dir / "video" / "obama_silent_b.mp4"  # 29 frames
+    train, held = videoio.split_frames(clip, tmp_path / "train", tmp_path / "held", held_out=0.25, every=2)
+    index = [[int(path.stem.rsplit("_f", 1)[1]) for path in part] for part in (train, held)]
+    assert index[0] + index[1] == list(range(0, 29, 2))  # every 2nd frame, each once, in order
+    assert max(index[0]) < 22 <= min(index[1])  # round(29 * 0.75) = 22: the last quarter is held out
+    assert sorted((tmp_path / "held").glob("*.jpg")) == held
+    first = next(videoio.iter_frames(clip))[1]
+    assert np.abs(media.read_image(train[0]).astype(int) - first).mean() < 3  # the frame itself (JPEG 95)
+    with pytest.raises(ValueError, match="held_out"):
+        videoio.split_frames(clip, tmp_path / "a", tmp_path / "b", held_out=1.0)

@@ -1,0 +1,166 @@
+"""A new pair in half an hour? Held-out swaps recognised as the target per CPU-minute of
+training, from scratch, from the pretrained base and from the 64 px Obama/Trump bundle.
+
+    python benchmarks/new_pair.py lp_d10 lp_d18 [--arms base scratch demo64] [--sittings 5 5 10 10]
+    python benchmarks/new_pair.py --table | --plot [--out image/new_pair.png]
+
+Two people of ../shared/data/people/, both held out of `weights/base` (weights/base_faces.sh
+names which). Each clip is split by time: the first 3/4 trains (every 2nd frame, as
+`swapface extract --every 2` reads a clip), the last 1/4 is held out (every 2nd frame);
+references are 40 training frames spread over the split. Each arm trains the demo's recipe
+(`lite`, batch 16, L1 + DSSIM on the face, coverage 0.8) with `swapface train --minutes`, in
+sittings resumed with the same command; after each sitting the held-out frames are swapped
+both ways and judged by the strict measure (`metrics.identity_scores`: within the target's
+recognition radius of its centroid and nearer the target than the source). Points go to
+WORK/curve.json; a stopped run skips the sittings it has. The `demo64` arm needs the 64 px
+bundle: `git archive 3533f99 weights | tar -x -C runs/weights-v3`. Run nothing else meanwhile:
+the budget is wall-clock minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PEOPLE = ROOT.parent / "shared" / "data" / "people"
+ARMS = {"scratch": None, "base": ROOT / "weights" / "base", "demo64": ROOT / "runs" / "weights-v3" / "weights"}
+HELD_OUT = 0.25  # the last quarter of every clip is never trained on
+EVERY = 2  # every 2nd frame: neighbours are near-duplicates
+REFERENCES = 40
+
+
+def split(person: str, work: Path) -> tuple[Path, Path]:
+    """Write the person's training and held-out frames as JPEGs (once); return both folders."""
+    from swapface import media, videoio
+
+    train, held = work / person / "train", work / person / "held"
+    if not (work / person / "split.done").exists():
+        clips = sorted((PEOPLE / person).glob("*.mp4"))
+        if not clips:
+            raise media.MediaError(PEOPLE / person, "no clips (is ../shared/data beside the project?)")
+        for clip in clips:
+            videoio.split_frames(clip, train, held, HELD_OUT, EVERY)
+        (work / person / "split.done").touch()
+    return train, held
+
+
+def faces_of(person: str, work: Path) -> Path:
+    """The aligned training faces of `person` (extracted once)."""
+    train, _ = split(person, work)
+    faces = work / person / "faces"
+    if not (faces / "alignments.json").exists():
+        subprocess.run(["swapface", "extract", str(train), "-o", str(faces)], check=True)
+    return faces
+
+
+def score(model_dir: Path, people: tuple[str, str], work: Path) -> dict:
+    """The strict identity check of the model in `model_dir` on both people's held-out frames."""
+    from swapface import evaluate, media, metrics, saving
+
+    frames = {p: media.list_inputs([split(p, work)[1]]) for p in people}
+    refs = {}
+    for person in people:
+        train = media.list_inputs([split(person, work)[0]])
+        refs[person] = metrics.reference_set(train[:: max(1, len(train) // REFERENCES)][:REFERENCES])
+    net = saving.load(model_dir)
+    return evaluate.identity_check(net, frames[people[0]], frames[people[1]], refs[people[0]], refs[people[1]])
+
+
+def run_arm(people: tuple[str, str], arm: str, sittings: list[float], work: Path, points: list) -> None:
+    """Train `arm` sitting by sitting (skipping those in `points`), scoring after each."""
+    from swapface import checkpoints
+
+    pair = "-".join(people)
+    model_dir = work / pair / arm
+    minutes = 0.0
+    for sitting in sittings:
+        minutes += sitting
+        if any(p["pair"] == pair and p["arm"] == arm and p["minutes"] == minutes for p in points):
+            continue
+        command = ["swapface", "train", *(str(faces_of(p, work)) for p in people), "-m", str(model_dir),
+                   "--preset", "lite", "--batch-size", "16", "--save-every", "500", "--coverage", "0.8",
+                   "--names", *people, "--minutes", str(sitting)]
+        if ARMS[arm] is not None:
+            command += ["--pretrained", str(ARMS[arm])]  # ignored when resuming
+        subprocess.run(command, check=True)
+        result = score(model_dir, people, work)
+        steps = checkpoints.load_state(model_dir)["iteration"]
+        points.append({"pair": pair, "arm": arm, "minutes": minutes, "steps": steps, **result})
+        save(points, work)
+        print(f"{pair} {arm} {minutes:g} min ({steps} steps): recognised {result['a2b']['recognised']:.0%} / "
+              f"{result['b2a']['recognised']:.0%}", flush=True)
+
+
+def save(points: list, work: Path) -> None:
+    path = work / "curve.json"
+    path.write_text(json.dumps(points, indent=1, default=float) + "\n")
+
+
+def table(points: list) -> str:
+    rows = ["| pair | arm | minutes | steps | A -> B recognised | median to B | B -> A recognised | median to A |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for p in sorted(points, key=lambda p: (p["pair"], p["arm"], p["minutes"])):
+        a2b, b2a = p["a2b"], p["b2a"]
+        rows.append(f"| {p['pair']} | {p['arm']} | {p['minutes']:g} | {p['steps']} | {a2b['recognised']:.0%} | "
+                    f"{a2b['median_to_target']:.2f} | {b2a['recognised']:.0%} | {b2a['median_to_target']:.2f} |")
+    return "\n".join(rows)
+
+
+def plot(points: list, out: Path) -> None:
+    """Recognised as the target against training minutes: one panel per pair, a line per arm
+    and direction (solid A -> B, dashed B -> A)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = sorted({p["pair"] for p in points})
+    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 3.6), squeeze=False, sharey=True)
+    colours = {"base": "tab:green", "scratch": "tab:red", "demo64": "tab:blue"}
+    for ax, pair in zip(axes[0], pairs):
+        a, b = pair.split("-")
+        for arm in colours:
+            mine = sorted((p for p in points if p["pair"] == pair and p["arm"] == arm), key=lambda p: p["minutes"])
+            if not mine:
+                continue
+            x = [0] + [p["minutes"] for p in mine]
+            for key, style, label in (("a2b", "-", f"{a} -> {b}"), ("b2a", "--", f"{b} -> {a}")):
+                y = [0] + [100 * p[key]["recognised"] for p in mine]
+                ax.plot(x, y, style, marker="o", color=colours[arm], label=f"{arm}: {label}")
+        ax.axhline(80, color="grey", lw=0.8, ls=":")
+        ax.set(title=pair, xlabel="minutes of training (2 CPU cores)", ylim=(-3, 103))
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0][0].set_ylabel("held-out swaps recognised as target (%)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("people", nargs="*", help="two folder names of ../shared/data/people")
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=["base", "scratch"])
+    parser.add_argument("--sittings", nargs="+", type=float, default=[5, 5, 10, 10], help="minutes per sitting")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "new_pair")
+    parser.add_argument("--table", action="store_true")
+    parser.add_argument("--plot", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "image" / "new_pair.png")
+    args = parser.parse_args()
+    path = args.work / "curve.json"
+    points = json.loads(path.read_text()) if path.exists() else []
+    if args.people:
+        if len(args.people) != 2:
+            sys.exit("give two people")
+        for arm in args.arms:
+            run_arm(tuple(args.people), arm, args.sittings, args.work, points)
+    if args.table:
+        print(table(points))
+    if args.plot:
+        plot(points, args.out)
+
+
+if __name__ == "__main__":
+    main()
