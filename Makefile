@@ -1,9 +1,9 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Prebuilt wheels only, so nothing compiles (dlib from dlib-bin). Two pure-Python packages
-# publish no wheel: face-recognition-models 0.3 (dlib's model files) and imutils.
-PIP_FLAGS := --only-binary=:all: --no-binary=face-recognition-models,imutils
+# Prebuilt wheels only, so nothing compiles (dlib from dlib-bin). One pure-Python package
+# publishes no wheel: face-recognition-models 0.3 (dlib's model files).
+PIP_FLAGS := --only-binary=:all: --no-binary=face-recognition-models
 BACKEND ?= cpu
 
 .PHONY: install demo test notebooks lab benchmark clean

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import dlib
 
-from swapface import extract, faces, media, videoio
+from swapface import extract, faces, geometry, media, videoio
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "whitehouse" / "video" / "obama_address_a.mp4"
 
@@ -38,7 +38,7 @@ def naive(video: Path, frames: int, output: Path) -> tuple[int, float, int]:
         for n, rect in enumerate(detector(rgb, 1)):
             shape = predictor(rgb, rect)
             points = faces.np.array([(p.x, p.y) for p in shape.parts()], dtype=float)
-            crop = faces.align(frame, faces.align_matrix(points), 256)
+            crop = geometry.align(frame, geometry.align_matrix(points), 256)
             cv2.imwrite(str(output / f"{index}_{n}.jpg"), crop)
             found += 1
     return min(frames, index + 1), time.perf_counter() - start, found

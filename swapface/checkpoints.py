@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from swapface import media
+from swapface import files
 from swapface import saving
 from swapface.model import FaceSwapModel
 
@@ -49,12 +49,7 @@ def load_state(model_dir: str | Path) -> dict | None:
     if folder is None:
         return None
     path = folder / STATE_FILE
-    try:
-        state = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: corrupt training state ({err})") from err
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: not a training state (a JSON {type(state).__name__}, expected an object)")
+    state = files.read_json(path, "training state")
     for key, kind in STATE_KEYS.items():
         if key not in state:
             raise ValueError(f"{path}: training state is missing {key!r}")
@@ -104,7 +99,7 @@ def _write_snapshot(model: FaceSwapModel, folder: Path, state: dict) -> None:
     for side, name in OPTIMIZER_FILES.items():
         save_optimizer(inner_optimizer(model.autoencoder(side).optimizer), folder / name)
     text = json.dumps(state) + "\n"
-    media.atomic_write(folder / STATE_FILE, lambda path: Path(path).write_text(text))
+    files.write_text_atomic(folder / STATE_FILE, text)
 
 
 def _point_latest(model_dir: Path, target: str) -> None:
@@ -123,7 +118,7 @@ def _point_latest(model_dir: Path, target: str) -> None:
     temporary.unlink(missing_ok=True)
     os.symlink(target, temporary)
     os.replace(temporary, latest)
-    media.fsync_folder(model_dir)
+    files.fsync_folder(model_dir)
 
 
 def _link_top_level(model_dir: Path) -> None:
@@ -170,7 +165,7 @@ def save_checkpoint(model: FaceSwapModel, model_dir: str | Path, state: dict) ->
     if final.exists():
         shutil.rmtree(final)  # a complete but uncommitted snapshot of a killed run (never the live one)
     os.replace(temporary, final)
-    media.fsync_folder(root)
+    files.fsync_folder(root)
     _point_latest(model_dir, f"{CHECKPOINTS}/{name}")
     _link_top_level(model_dir)
     for old in root.iterdir():
@@ -187,7 +182,7 @@ def exclusive(model_dir: Path):
     flock: the system drops it when the process ends, even by SIGKILL (spawned workers do not
     inherit it). Where there is no fcntl (Windows), nothing is locked.
     """
-    with media.lock_folder(model_dir, "swapface train"):
+    with files.lock_folder(model_dir, "swapface train"):
         yield
 
 
@@ -205,7 +200,7 @@ def record_sources(model_dir: str | Path, faces_a, faces_b) -> None:
         return
     Path(model_dir).mkdir(parents=True, exist_ok=True)
     text = json.dumps({side: str(folder) for side, folder in folders.items()}, indent=1) + "\n"
-    media.atomic_write(Path(model_dir) / SOURCES_FILE, lambda path: Path(path).write_text(text))
+    files.write_text_atomic(Path(model_dir) / SOURCES_FILE, text)
 
 
 def check_sources(model_dir: str | Path, state: dict | None, faces_a, faces_b,
@@ -226,7 +221,7 @@ def check_sources(model_dir: str | Path, state: dict | None, faces_a, faces_b,
     swapped = False
     if path.is_file():
         try:
-            saved = json.loads(path.read_text())
+            saved = files.read_json(path, "record of the face folders")
             swapped = (str(given[0]), str(given[1])) == (saved["b"], saved["a"])
         except (ValueError, KeyError, TypeError) as err:
             log.warning("%s: unreadable (%s); the face folders are not checked", path, err)
@@ -260,7 +255,7 @@ def save_optimizer(optimizer: keras.optimizers.Optimizer, path: str | os.PathLik
     def write(temporary):
         with open(temporary, "wb") as file:
             np.savez(file, **arrays)
-    return media.atomic_write(path, write)
+    return files.atomic_write(path, write)
 
 
 def load_optimizer(optimizer: keras.optimizers.Optimizer, variables: list,

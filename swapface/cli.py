@@ -23,7 +23,7 @@ import logging
 import sys
 from pathlib import Path
 
-from swapface import media
+from swapface import files, media
 
 log = logging.getLogger("swapface")
 
@@ -142,7 +142,7 @@ def _run_diagnose(args) -> int:
                  for label, folder in zip(diagnose.folder_labels(args.folders), args.folders)}
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    media.write_bytes_atomic(output / "diagnostics.json", json.dumps(described, indent=1).encode())
+    files.write_bytes_atomic(output / "diagnostics.json", json.dumps(described, indent=1).encode())
     figures.save(figures.diagnostics_figure(described), output / "diagnostics.png")
     for name, stats in described.items():
         print(diagnose.summary(name, stats))
@@ -355,7 +355,7 @@ def _run_evaluate(args) -> int:
     _check_report_folder(output, [*args.a, *args.b, *(args.ref_a or []), *(args.ref_b or []),
                                   *(item for item in given if item)])
     # Before the work, not after it: OUTDIR a file, or another evaluate writing there, fails at once.
-    with media.lock_folder(output, "swapface evaluate"):
+    with files.lock_folder(output, "swapface evaluate"):
         return _evaluate_into(output, args)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import extract, faces, media, model as models, provenance, swap, video
+from swapface import extract, faces, files, media, model as models, provenance, swap, video
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapMo
     clashes = [str(dst) for _, dst in plan if dst.resolve() in sources]
     if clashes:
         raise ValueError(f"{clashes[0]}: output would overwrite an input; choose another output folder")
-    with media.lock_folder(output, "swapface convert"):  # two runs into one folder would mix their outputs
+    with files.lock_folder(output, "swapface convert"):  # two runs into one folder would mix their outputs
         return _convert(plan, output, net, to, settings, video_settings, identity, overwrite, progress, alignments)
 
 

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import extract, faces, media
+from swapface import extract, faces, geometry, media
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def describe(folder: str | Path, settings: DiagnoseSettings = DiagnoseSettings()
         except media.MediaError as err:
             stats["skipped"].append(str(err))
             continue
-        yaw, pitch, _ = faces.head_pose(record["landmarks"])
+        yaw, pitch, _ = geometry.head_pose(record["landmarks"])
         gray = faces.to_gray(crop)
         centre = gray[size // 4: 3 * size // 4, size // 4: 3 * size // 4]
         stats["yaw"].append(yaw)
@@ -77,7 +77,7 @@ def describe(folder: str | Path, settings: DiagnoseSettings = DiagnoseSettings()
         stats["blur"].append(extract.blur_score(crop))
         stats["brightness"].append(float(centre.mean()))
         thumbs.append(cv2.resize(centre, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32))
-        crops.append((crop, faces.transform_points(record["landmarks"], record["matrix"])))
+        crops.append((crop, geometry.transform_points(record["landmarks"], record["matrix"])))
     stats["faces"] = len(thumbs)
     stats["duplicates"] = near_duplicates(np.array(thumbs), settings.duplicate_distance) if thumbs else 0
     stats.update(identity_purity(crops, settings, rng or np.random.default_rng(0)))

@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from swapface import faces, figures, media, metrics, model as models, swap, video, videoio, warp
+from swapface import faces, figures, files, media, metrics, model as models, swap, video, videoio, warp
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def _jsonable(value):
 def write_report(results: dict, path: str | Path) -> Path:
     """Write `results` as indented JSON, atomically (a crash leaves the old file or the new)."""
     path = Path(path)
-    media.write_bytes_atomic(path, (json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n").encode())
+    files.write_bytes_atomic(path, (json.dumps(_jsonable(results), indent=2, allow_nan=False) + "\n").encode())
     return path
 
 

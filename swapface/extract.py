@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import faces, media, videoio
+from swapface import faces, files, media, videoio
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSetti
     inputs = [Path(p) for p in inputs]
     paths = media.list_inputs(inputs)
     _check_output(paths, inputs, output)
-    with media.lock_folder(output, "swapface extract"):
+    with files.lock_folder(output, "swapface extract"):
         if (output / ALIGNMENTS).exists():
             if not overwrite:
                 raise ValueError(f"{output}: already holds extracted faces ({ALIGNMENTS}); "
@@ -289,7 +289,7 @@ def write_alignments(output: Path, records: list[dict], settings: ExtractSetting
     path = output / ALIGNMENTS
     crop = settings.face_settings
     document = {"version": 1, "size": crop.size, "coverage": crop.coverage, "faces": records}
-    media.write_bytes_atomic(path, json.dumps(document, indent=1).encode())
+    files.write_bytes_atomic(path, json.dumps(document, indent=1).encode())
     return path
 
 
@@ -301,18 +301,14 @@ def read_alignments(folder: str | Path) -> dict:
     """
     path = Path(folder) / ALIGNMENTS
     try:
-        document = json.loads(path.read_text())
+        document = files.read_json(path, "alignments file")
     except FileNotFoundError as err:
         raise media.MediaError(path, "no alignments file: is this a folder written by swapface extract?") from err
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        where = f"{err.msg} at line {err.lineno}" if isinstance(err, json.JSONDecodeError) else "not text"
-        raise media.MediaError(path, f"corrupt alignments file ({where})") from err
     except OSError as err:
         raise media.MediaError(path, f"cannot read ({err.strerror})") from err
+    except ValueError as err:  # corrupt, or not a JSON object: a bad file, as a bad image is
+        raise media.MediaError(path, str(err).removeprefix(f"{path}: ")) from err
     # A hand-edited or foreign file must fail here, naming itself, not deep in a later stage.
-    if not isinstance(document, dict):
-        raise media.MediaError(path, f"not an alignments file (a JSON {type(document).__name__}, "
-                                     "expected an object with 'size' and 'faces')")
     for key, kind in (("size", int), ("faces", list)):
         if not isinstance(document.get(key), kind) or isinstance(document.get(key), bool):
             problem = "is missing" if key not in document else f"is not a {kind.__name__}"

@@ -1,4 +1,4 @@
-"""Reading and writing images, with clear errors for bad files; atomic writes; input lists.
+"""Reading and writing images, with clear errors for bad files; input lists.
 
 Videos are read and written by `swapface.videoio` (PyAV); this module says which files
 are videos, and `videoio` raises the same `MediaError`. Every reader returns uint8 BGR
@@ -19,20 +19,20 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import queue
 import signal
 import stat
 import struct
-import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from swapface import files
 
 log = logging.getLogger(__name__)
 
@@ -221,54 +221,8 @@ def write_image(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
     ok, encoded = cv2.imencode(path.suffix or ".png", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise MediaError(path, "cannot encode image")
-    write_bytes_atomic(path, encoded.tobytes())
+    files.write_bytes_atomic(path, encoded.tobytes())
     return path
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], object], mode: int | None = None) -> Path:
-    """Run `write(temporary_path)`, fsync, then rename over `path`: old file or new, never half.
-
-    The temporary file sits in the same folder (so the rename is atomic) and is named by
-    `hidden_name`. The result gets the usual permissions (mkstemp's are private), or `mode`
-    (0o600 for a private key: never readable by others, not even while written), and the
-    folder is fsynced so the rename survives a power cut.
-    """
-    path = Path(path)
-    prefix, suffix = hidden_name(path, "tmp")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
-    os.close(handle)
-    try:
-        write(temporary)
-        with open(temporary, "rb+") as written:
-            os.fsync(written.fileno())
-        os.chmod(temporary, 0o666 & ~_umask() if mode is None else mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    fsync_folder(path.parent)
-    return path
-
-
-def hidden_name(path: Path, kind: str) -> tuple[str, str]:
-    """('.<name's start>.', '.<kind><suffixes>'): the two ends of a hidden name for writing `path`.
-
-    Short whatever `path`'s length: a name near the system's 255-byte limit plus a prefix
-    would be too long to create. It ends as `path` does (Keras checks for ".weights.h5");
-    the caller puts something unique (mkstemp's random part, a hash) between them.
-    """
-    tail = "".join(path.suffixes[-2:])
-    return f".{path.name[:32]}.", f".{kind}{tail if len(tail) <= 16 else path.suffix[-16:]}"
-
-
-def fsync_folder(folder: str | os.PathLike) -> None:
-    """Make renames inside `folder` durable (survive a power cut); skipped where folders cannot be opened."""
-    with contextlib.suppress(OSError):
-        handle = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
 
 
 @contextlib.contextmanager
@@ -291,53 +245,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def lock_folder(folder: str | os.PathLike, command: str) -> Iterator[None]:
-    """Hold an exclusive lock on `folder` (created if missing), or raise ValueError at once.
-
-    Two runs writing one folder would overwrite each other's files. flock on `.lock`: the
-    system drops the lock when the process ends, even by SIGKILL; the file is removed when
-    the lock is let go, so a finished run leaves nothing behind. Where there is no fcntl
-    (Windows), nothing is locked. `command` names the holder in the error.
-    """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder}: is a file, not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    path = folder / ".lock"
-    while True:
-        with open(path, "a") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ValueError(f"{folder}: another `{command}` is using this folder") from None
-            # The holder before us may have removed the file between our open and our lock:
-            # then we hold a lock on a file nobody else will open. Try again on the new one.
-            if not path.exists() or os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino:
-                continue
-            try:
-                yield
-            finally:
-                path.unlink(missing_ok=True)  # while still locked: nobody can be waiting on this file
-            return
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_bytes_atomic(path: str | Path, data: bytes, mode: int | None = None) -> Path:
-    """Write `data` to `path` atomically (see atomic_write)."""
-    return atomic_write(path, lambda temporary: Path(temporary).write_bytes(data), mode)
 
 
 def list_inputs(inputs: list[str | Path]) -> list[Path]:

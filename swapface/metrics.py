@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from swapface import faces, media, warp
+from swapface import faces, files, media, warp
 from swapface.faces import largest_face
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def save_references(path: str | Path, descriptors: dict[str, np.ndarray]) -> Pat
     """
     buffer = io.BytesIO()
     np.savez(buffer, **{name: np.asarray(values, np.float32).reshape(-1, 128) for name, values in descriptors.items()})
-    return media.write_bytes_atomic(path, buffer.getvalue())
+    return files.write_bytes_atomic(path, buffer.getvalue())
 
 
 def load_references(path: str | Path) -> dict[str, np.ndarray]:

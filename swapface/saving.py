@@ -25,7 +25,7 @@ import h5py
 import keras
 import numpy as np
 
-from swapface import media
+from swapface import files
 from swapface.model import PRESETS, FaceSwapModel, ModelSettings, build, get_preset, weighted_layers
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def save(model: FaceSwapModel, directory: str | os.PathLike, names=None,
     directory.mkdir(parents=True, exist_ok=True)
     for part in PARTS:
         write = getattr(model, part).save_weights
-        media.atomic_write(directory / f"{part}.weights.h5",
+        files.atomic_write(directory / f"{part}.weights.h5",
                            (lambda path, write=write: (write(path), _halve(path))) if float16 else write)
     first, second = _names(model.names if names is None else names)
     config = {"preset": model.settings.name, "settings": dataclasses.asdict(model.settings),
@@ -85,7 +85,7 @@ def save(model: FaceSwapModel, directory: str | os.PathLike, names=None,
               # HDF5 loads a file with a damaged byte range without a word: `load` checks these.
               "sha256": {f"{part}.weights.h5": file_sha256(directory / f"{part}.weights.h5") for part in PARTS}}
     text = json.dumps(config, indent=2) + "\n"
-    media.atomic_write(directory / CONFIG_FILE, lambda path: Path(path).write_text(text))
+    files.write_text_atomic(directory / CONFIG_FILE, text)
     log.info("saved %s model to %s", model.settings.name, directory)
     return directory
 
@@ -198,11 +198,7 @@ def read_config(directory: str | os.PathLike) -> dict:
     path = Path(directory) / CONFIG_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{directory}: no {CONFIG_FILE}; not a saved swapface model")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: corrupt model config ({err})") from err
-    return check_config(config, path)
+    return check_config(files.read_json(path, "model config"), path)
 
 
 def _settings(config: dict) -> ModelSettings:

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from skimage.exposure import match_histograms
 
-from swapface import faces, model as models, warp
+from swapface import faces, geometry, model as models, regions, warp
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class SwapSettings:
     """How a decoded face is blended back into its frame."""
 
     mask: str = "face"  # "rect", "hull" (landmarks), "hull+rect", "face" (hull + forehead, in the square), "learned" (the model's)
-    forehead: float = 0.25  # "face" mask: how far above the brows, in brow-to-chin heights (faces.face_outline)
+    forehead: float = 0.25  # "face" mask: how far above the brows, in brow-to-chin heights (regions.face_outline)
     erode: float = 0.05  # shrink the mask by this share of the face size, so edges stay inside
     feather: float = 0.08  # blur the mask edge over this share of the face size
     color: str = "lab"  # "none", "avg" (mean shift), "lab" (Reinhard transfer), "hist" (histograms)
@@ -52,7 +52,7 @@ class SwapSettings:
 
 def model_input(frame: np.ndarray, matrix: np.ndarray, size: int = 64) -> np.ndarray:
     """The aligned face the model sees: float32 BGR (size, size, 3) in [0, 1]."""
-    return warp.to_float(faces.align(frame, matrix, size))
+    return warp.to_float(geometry.align(frame, matrix, size))
 
 
 def paste(frame: np.ndarray, face: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -83,7 +83,7 @@ def make_mask(shape: tuple[int, ...], landmarks: np.ndarray, matrix: np.ndarray,
 
     "rect" is the model's square warped into the frame; "hull" the convex hull of the 68
     landmarks; "hull+rect" their intersection (the 2017 'facehullandrect'); "face" the hull
-    raised over the forehead (`faces.face_outline`), inside the square; "learned" the
+    raised over the forehead (`regions.face_outline`), inside the square; "learned" the
     decoder's own mask (`learned`, float32 (size, size) in [0, 1]) warped back. Erosion keeps the
     seam off the face's edge; feathering makes it gradual. Both are shares of the face's
     size (the mean face's span, whatever the model's coverage), so they scale with it.
@@ -101,8 +101,8 @@ def make_mask(shape: tuple[int, ...], landmarks: np.ndarray, matrix: np.ndarray,
         mask = cv2.warpAffine(square, matrix, (width, height), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     if "hull" in kind or kind == "face":
-        outline = faces.face_outline(landmarks, forehead) if kind == "face" else landmarks
-        mask = mask * faces.hull_mask(shape, outline)
+        outline = regions.face_outline(landmarks, forehead) if kind == "face" else landmarks
+        mask = mask * regions.hull_mask(shape, outline)
     unit = face_size(matrix, size) * coverage
     if erode > 0:
         radius = max(1, int(round(erode * unit)))
@@ -152,7 +152,7 @@ def color_transfer(new: np.ndarray, old: np.ndarray, mask: np.ndarray, mode: str
 def face_region(shape: tuple[int, ...], matrix: np.ndarray, size: int = 64,
                 margin: float = 0.25) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1) of the frame that the model square touches, plus a feathering margin."""
-    corners = faces.transform_points([[0, 0], [size, 0], [0, size], [size, size]],
+    corners = geometry.transform_points([[0, 0], [size, 0], [0, size], [size, size]],
                                      cv2.invertAffineTransform(matrix))
     pad = margin * face_size(matrix, size)
     x0, y0 = np.floor(corners.min(axis=0) - pad).astype(int)
@@ -221,11 +221,11 @@ def face_job(frame: int, landmarks: np.ndarray, model_settings: models.ModelSett
         >>> from swapface import media
         >>> frame = media.read_image("data/trump/c006_f00070.jpg")
         >>> job = face_job(0, faces.largest_face(frame).landmarks, models.get_preset("lite"))
-        >>> faces.align(frame, job.matrix, 64).shape  # what the lite model encodes
+        >>> geometry.align(frame, job.matrix, 64).shape  # what the lite model encodes
         (64, 64, 3)
     """
     landmarks = np.asarray(landmarks, np.float64)
-    matrix = faces.align_matrix(landmarks, model_settings.image_size, coverage=model_settings.coverage)
+    matrix = geometry.align_matrix(landmarks, model_settings.image_size, coverage=model_settings.coverage)
     return FaceJob(frame, landmarks, matrix)
 
 

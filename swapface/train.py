@@ -36,7 +36,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import batches, checkpoints, devices, extract, figures, losses, media, warp
+from swapface import batches, checkpoints, devices, extract, figures, geometry, losses, media, warp
 from swapface import model as sm, saving
 from swapface.faces import largest_face  # `faces` names the training faces here
 from swapface.model import FaceSwapModel
@@ -291,7 +291,7 @@ def _warp_settings(settings: TrainSettings, model: FaceSwapModel, source) -> war
     The crops' mean face spans `crop_coverage` of them (extract's setting, in alignments.json);
     the model wants it to span `coverage` of its square, so it sees crop_coverage / coverage.
     """
-    crop = extract.crop_coverage(source) if not isinstance(source, np.ndarray) else warp.DEFAULT_COVERAGE
+    crop = extract.crop_coverage(source) if not isinstance(source, np.ndarray) else geometry.CROP_COVERAGE
     return dataclasses.replace(settings.warp_settings, size=model.settings.image_size,
                                coverage=min(1.0, crop / model.settings.coverage))
 

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import faces, media, model as models, provenance, swap, videoio
+from swapface import faces, files, media, model as models, provenance, swap, videoio
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +213,9 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
         raise media.MediaError(source, "video reports no frame rate")
     width = info.width * (2 if video_settings.side_by_side else 1)
     padded = even_size(width, info.height)
-    # Short, whatever the output's length (see media.hidden_name); the hash keeps two outputs apart.
+    # Short, whatever the output's length (see files.hidden_name); the hash keeps two outputs apart.
     partial = output.with_name(hashlib.sha256(output.name.encode()).hexdigest()[:8].join(
-        media.hidden_name(output, "partial")))
+        files.hidden_name(output, "partial")))
     report = VideoReport(output=output, fps=info.fps, audio=info.audio is not None)
     if padded != (width, info.height):
         # Padding keeps every pixel where it was; a resize (imageio's way) blurs them all.

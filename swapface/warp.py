@@ -34,48 +34,11 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from swapface.geometry import CROP_COVERAGE, umeyama
 
 log = logging.getLogger(__name__)
 
 GRID_POINTS = 5  # control points per side of the warp grid, as in 2017
-# The 2017 code cropped 256 px faces with 48 px padding: the mean face spans 160 px.
-DEFAULT_COVERAGE = 160 / 256
-
-
-def umeyama(src: np.ndarray, dst: np.ndarray, estimate_scale: bool = True,
-            weights: np.ndarray | None = None) -> np.ndarray:
-    """Least-squares similarity transform taking points `src` (N, 2) onto `dst` (N, 2).
-
-    Returns the 3x3 float64 homogeneous matrix. Umeyama (1991), "Least-squares estimation of
-    transformation parameters between two point patterns", with optional per-point `weights`
-    (N,); the reflection case is excluded, so a face is never mirrored. Written here because
-    no library takes per-point weights (`skimage.transform.SimilarityTransform` and
-    `cv2.estimateAffinePartial2D` do not), and the eyes' weight is what makes the alignment
-    put every face's eyes in the same place (`swapface.faces.fit_weights`).
-
-    Example:
-        >>> umeyama([[0, 0], [1, 0]], [[1, 1], [1, 3]]).round(6)[:2]
-        array([[ 0., -2.,  1.],
-               [ 2.,  0.,  1.]])
-    """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    dim = src.shape[1]
-    w = np.ones(len(src)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = (w / w.sum())[:, None]
-    src_mean, dst_mean = (w * src).sum(axis=0), (w * dst).sum(axis=0)
-    src_demean, dst_demean = src - src_mean, dst - dst_mean
-    cov = (w * dst_demean).T @ src_demean
-    sign = np.ones(dim)
-    if np.linalg.det(cov) < 0:
-        sign[-1] = -1
-    u, s, vt = np.linalg.svd(cov)
-    rotation = u @ np.diag(sign) @ vt
-    scale = (s @ sign) / (w * src_demean ** 2).sum() if estimate_scale else 1.0
-    transform = np.eye(dim + 1)
-    transform[:dim, :dim] = scale * rotation
-    transform[:dim, dim] = dst_mean - scale * rotation @ src_mean
-    return transform
 
 
 @dataclass(frozen=True)
@@ -86,7 +49,7 @@ class WarpSettings:
     zoom: float = 0.05  # largest relative change of scale, either way
     shift: float = 0.05  # largest shift, as a fraction of the crop's side, either way
     flip: float = 0.4  # probability of a left-right mirror (faces are nearly symmetric)
-    coverage: float = DEFAULT_COVERAGE  # fraction of the crop's side the warp grid spans
+    coverage: float = CROP_COVERAGE  # share of the crop's side the grid spans: the model's view (see view_coverage)
     jitter: float = 5.0  # std of the control points' noise, in pixels of a 256 px crop
     size: int = 64  # side of the warped and target images (the network's input)
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, media, model, provenance, saving
+from swapface import cli, files, media, model, provenance, saving
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_converted_image_is_cut_at_the_models_coverage(data_dir, tmp_path):
 
 def test_a_second_convert_into_a_folder_in_use_is_refused(data_dir, tiny_dir, tmp_path, capsys):
     out = tmp_path / "out"
-    with media.lock_folder(out, "swapface convert"):  # as a running conversion holds it
+    with files.lock_folder(out, "swapface convert"):  # as a running conversion holds it
         code = cli.main(["convert", str(data_dir / "obama"), "-m", str(tiny_dir), "-o", str(out), "--to", "trump"])
         assert code == 2 and "another `swapface convert` is using this folder" in capsys.readouterr().err
         assert list(out.iterdir()) == [out / ".lock"]  # nothing of the refused run's

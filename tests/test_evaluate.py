@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from swapface import cli, evaluate, faces, media, metrics, model, provenance, saving, swap, warp
+from swapface import cli, evaluate, faces, files, media, metrics, model, provenance, saving, swap, warp
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +149,6 @@ def test_evaluate_output_problems_fail_before_the_work(data_dir, tmp_path, capsy
         assert f"{tmp_path / 'report.txt'}: is a file, not a folder" in capsys.readouterr().err
         assert (tmp_path / "report.txt").read_text() == "someone's notes"
     else:
-        with media.lock_folder(tmp_path / "out", "swapface evaluate"):  # as a running evaluation holds it
+        with files.lock_folder(tmp_path / "out", "swapface evaluate"):  # as a running evaluation holds it
             assert cli.main([*argv, "-o", str(tmp_path / "out")]) == 2
         assert "another `swapface evaluate` is using this folder" in capsys.readouterr().err

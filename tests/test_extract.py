@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, media, videoio
+from swapface import cli, extract, faces, files, media, videoio
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +163,7 @@ def test_same_file_names_from_two_inputs_each_get_their_crops(data_dir, tmp_path
 
 @pytest.mark.parametrize("full_from", [5, 6])
 def test_full_disk_keeps_every_crop_on_disk_described(data_dir, tmp_path, monkeypatch, full_from):
-    real_replace = media.os.replace
+    real_replace = files.os.replace
     calls = {"n": 0}
 
     # Crops 1 and 2 and alignments.json after each fit; then nothing does (5), or crop 3 does
@@ -174,7 +174,7 @@ def test_full_disk_keeps_every_crop_on_disk_described(data_dir, tmp_path, monkey
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(media.os, "replace", full_from_the_fifth)
+    monkeypatch.setattr(files.os, "replace", full_from_the_fifth)
     with pytest.raises(OSError, match="No space left"):
         extract.extract([data_dir / "obama"], tmp_path, progress=False)
     monkeypatch.undo()
@@ -194,7 +194,7 @@ def test_overwrite_replaces_the_whole_earlier_extraction(data_dir, tmp_path):
 
 
 def test_a_second_extract_into_a_busy_folder_is_refused(obama_frame, tmp_path, capsys):
-    with media.lock_folder(tmp_path, "swapface extract"):  # as a running extraction holds it
+    with files.lock_folder(tmp_path, "swapface extract"):  # as a running extraction holds it
         with pytest.raises(ValueError, match="another `swapface extract` is using this folder"):
             extract.extract([obama_frame], tmp_path, progress=False)
         assert cli.main(["extract", str(obama_frame), "-o", str(tmp_path)]) == 2

@@ -1,34 +1,15 @@
-"""Detection, landmarks and alignment on real White House frames."""
+"""Detection, landmarks, alignment and identity on real White House frames."""
 
 import numpy as np
 import pytest
 
-from swapface import faces, media
+from swapface import faces, geometry, media
 
 
 def test_model_files_found_without_importing_the_package():
     # Importing face_recognition_models needs pkg_resources; we must never do it.
     for name in ("landmarks", "descriptor", "cnn"):
         assert faces.model_path(name).stat().st_size > 100_000
-
-
-def test_umeyama_recovers_a_known_similarity():
-    rng = np.random.default_rng(0)
-    src = rng.uniform(0, 100, size=(51, 2))
-    angle, scale, shift = np.deg2rad(17), 1.7, np.array([12.0, -30.0])
-    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    dst = src @ rot.T + shift
-    matrix = faces.umeyama(src, dst)
-    np.testing.assert_allclose(matrix[:2, :2], rot, atol=1e-9)
-    np.testing.assert_allclose(matrix[:2, 2], shift, atol=1e-9)
-    # Weights change nothing when the points fit exactly.
-    np.testing.assert_allclose(faces.umeyama(src, dst, weights=faces.fit_weights()), matrix, atol=1e-9)
-
-
-def test_umeyama_never_mirrors():
-    src = np.array([[0, 0], [1, 0], [0, 1], [1, 1.5]], dtype=float)
-    mirrored = src * [-1, 1]
-    assert np.linalg.det(faces.umeyama(src, mirrored)[:2, :2]) > 0
 
 
 def test_one_face_with_68_landmarks_inside_its_box(obama_frame):
@@ -56,14 +37,14 @@ def test_every_face_in_an_image_is_found(obama_frame, trump_frame):
 
 def test_aligned_eyes_land_on_the_mean_face(data_dir):
     """Re-detecting landmarks on the 256 px crops finds the eyes where the mean face has them."""
-    target = faces.eye_centres(np.vstack([np.zeros((17, 2)), faces.mean_face_points(256)]))
+    target = geometry.eye_centres(np.vstack([np.zeros((17, 2)), geometry.mean_face_points(256)]))
     errors = []
     for path in sorted((data_dir / "obama").glob("*.jpg")):
         image = media.read_image(path)
         for face in faces.find_faces(image):
-            crop = faces.align(image, face.matrix, 256)
+            crop = geometry.align(image, face.matrix, 256)
             again = faces.find_faces(crop)  # a turned head may be missed: that counts as a miss
-            errors.append(np.linalg.norm(faces.eye_centres(again[0].landmarks) - target, axis=1).max()
+            errors.append(np.linalg.norm(geometry.eye_centres(again[0].landmarks) - target, axis=1).max()
                           if again else np.inf)
     assert len(errors) == 8
     assert max(errors) < 3
@@ -72,16 +53,16 @@ def test_aligned_eyes_land_on_the_mean_face(data_dir):
 def test_one_face_in_98_percent_of_obama_frames_and_eyes_within_3px(shared_dir):
     """The acceptance numbers of stage 1, on every 9th of the 545 White House frames."""
     paths = sorted((shared_dir / "obama").glob("*.jpg"))[::9]
-    target = faces.eye_centres(np.vstack([np.zeros((17, 2)), faces.mean_face_points(256)]))
+    target = geometry.eye_centres(np.vstack([np.zeros((17, 2)), geometry.mean_face_points(256)]))
     one_face, errors = 0, []
     for path in paths:
         image = media.read_image(path)
         found = faces.find_faces(image)
         one_face += len(found) == 1
         for face in found:
-            again = faces.find_faces(faces.align(image, face.matrix, 256))
+            again = faces.find_faces(geometry.align(image, face.matrix, 256))
             if again:
-                errors.append(np.linalg.norm(faces.eye_centres(again[0].landmarks) - target, axis=1).max())
+                errors.append(np.linalg.norm(geometry.eye_centres(again[0].landmarks) - target, axis=1).max())
             else:
                 errors.append(np.inf)
     assert one_face / len(paths) >= 0.98

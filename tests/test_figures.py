@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from swapface import figures, media, provenance
+from swapface import figures, geometry, media, provenance
 
 
 def test_face_grid_lays_out_images_and_checks_titles(frame):
@@ -57,7 +57,7 @@ def test_learning_curve_draws_each_direction_per_hour_with_the_aims():
 def test_coverage_figure_draws_each_model_view_and_what_the_model_sees(frame, face):
     from swapface import faces
 
-    crop = faces.align(frame, face.matrix, 256)
+    crop = geometry.align(frame, face.matrix, 256)
     fig = figures.coverage_figure(crop, coverages=(1.0, 0.8), size=64)
     crop_ax, *inputs = fig.axes
     views = [patch.get_width() for patch in crop_ax.patches]
@@ -76,7 +76,7 @@ def test_loss_weights_figure_reads_the_weight_channel_as_the_loss_does():
 def test_warp_figure_shows_the_difference_the_network_must_undo(frame, face):
     from swapface import faces
 
-    crop = faces.align(frame, face.matrix, 256)
+    crop = geometry.align(frame, face.matrix, 256)
     still, warped = figures.warp_strength_figure(crop, jitter=0.0), figures.warp_strength_figure(crop, jitter=10.0)
     assert len(warped.axes) == 4
     means = [float(np.asarray(fig.axes[3].images[0].get_array()).mean()) for fig in (still, warped)]

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from swapface import figures, media, model, provenance, video, videoio
+from swapface import figures, media, model, provenance, signing, video, videoio
 
 SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 
@@ -71,7 +71,7 @@ def test_preview_figure_png_is_labelled_and_a_loss_plot_is_not(tmp_path):
 def test_a_local_key_is_made_once_with_a_private_key_file(tmp_path, monkeypatch, obama_frame):
     monkeypatch.setenv("SWAPFACE_C2PA_DIR", str(tmp_path / "keys"))
     provenance.write_image(tmp_path / "a.jpg", media.read_image(obama_frame))
-    key = tmp_path / "keys" / provenance.KEY_FILE
+    key = tmp_path / "keys" / signing.KEY_FILE
     assert key.stat().st_mode & 0o777 == 0o600
     first = key.read_bytes()
     provenance.write_image(tmp_path / "b.jpg", media.read_image(obama_frame))
@@ -99,13 +99,13 @@ def test_without_c2pa_the_other_labels_remain(obama_frame, tmp_path, monkeypatch
 def test_a_users_key_without_its_chain_is_never_replaced(tmp_path, monkeypatch, obama_frame, caplog):
     folder = tmp_path / "mine"
     folder.mkdir()
-    (folder / provenance.KEY_FILE).write_bytes(b"-----BEGIN PRIVATE KEY-----\nthe user's own\n")
-    os.chmod(folder / provenance.KEY_FILE, 0o600)
+    (folder / signing.KEY_FILE).write_bytes(b"-----BEGIN PRIVATE KEY-----\nthe user's own\n")
+    os.chmod(folder / signing.KEY_FILE, 0o600)
     (folder / "chain.pem").write_bytes(b"misnamed chain")
     monkeypatch.setenv("SWAPFACE_C2PA_DIR", str(folder))
     path = provenance.write_image(tmp_path / "a.jpg", media.read_image(obama_frame))
-    assert (folder / provenance.KEY_FILE).read_bytes() == b"-----BEGIN PRIVATE KEY-----\nthe user's own\n"
-    assert sorted(p.name for p in folder.iterdir()) == ["chain.pem", provenance.KEY_FILE]  # nothing made
+    assert (folder / signing.KEY_FILE).read_bytes() == b"-----BEGIN PRIVATE KEY-----\nthe user's own\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["chain.pem", signing.KEY_FILE]  # nothing made
     assert "left as they are" in caplog.text and provenance.read_c2pa(path) is None
     assert provenance.digital_source_type(path) == SOURCE_TYPE  # the other labels remain
 
@@ -117,9 +117,9 @@ def test_a_shared_folder_keeps_its_mode_and_a_readable_key_is_reported(tmp_path,
     monkeypatch.setenv("SWAPFACE_C2PA_DIR", str(shared))
     provenance.write_image(tmp_path / "a.jpg", media.read_image(obama_frame))
     assert shared.stat().st_mode & 0o7777 == 0o1777
-    assert (shared / provenance.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert (shared / signing.KEY_FILE).stat().st_mode & 0o777 == 0o600
     _assert_c2pa(tmp_path / "a.jpg")
-    os.chmod(shared / provenance.KEY_FILE, 0o644)
-    provenance._signer_files.cache_clear()  # a new run reads the folder afresh
+    os.chmod(shared / signing.KEY_FILE, 0o644)
+    signing._signer_files.cache_clear()  # a new run reads the folder afresh
     provenance.write_image(tmp_path / "b.jpg", media.read_image(obama_frame))
     assert "readable by other users" in caplog.text

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, media, model, provenance, saving, swap
+from swapface import cli, extract, faces, files, media, model, provenance, saving, swap
 
 
 def test_random_bytes_are_clean_media_errors(tmp_path):
@@ -59,7 +59,7 @@ def test_swap_on_a_face_at_every_edge_and_scale(tiny, obama_frame):
 
 
 def test_full_disk_during_a_crop_write_is_reported_and_keeps_nothing_half_written(data_dir, tmp_path, monkeypatch):
-    real_replace = media.os.replace
+    real_replace = files.os.replace
     calls = {"n": 0}
 
     def failing_replace(src, dst):
@@ -68,7 +68,7 @@ def test_full_disk_during_a_crop_write_is_reported_and_keeps_nothing_half_writte
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(media.os, "replace", failing_replace)
+    monkeypatch.setattr(files.os, "replace", failing_replace)
     with pytest.raises(OSError, match="No space left"):
         extract.extract([data_dir / "obama"], tmp_path, progress=False)
     assert not list(tmp_path.glob(".*tmp*"))  # the temporary file was cleaned up
@@ -80,7 +80,7 @@ def test_full_disk_during_a_crop_write_is_reported_and_keeps_nothing_half_writte
 
 
 def test_cli_full_disk_and_unwritable_output_are_one_line(data_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(media.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    monkeypatch.setattr(files.os, "replace", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
     assert cli.main(["extract", str(data_dir / "obama"), "-o", str(tmp_path / "out")]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
     assert len(err) == 1 and "No space left on device" in err[0]

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import convert, faces, media, model, provenance, swap, video, videoio
+from swapface import convert, faces, geometry, media, model, provenance, swap, video, videoio
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def square(points, coverage=1.0):
 
 def test_pasting_the_unchanged_crop_back_reproduces_the_face(frame):
     face = faces.find_faces(frame)[0]
-    crop = faces.align(frame, face.matrix, 256).astype(np.float32) / 255
+    crop = geometry.align(frame, face.matrix, 256).astype(np.float32) / 255
     settings = swap.SwapSettings(color="none", mask="hull+rect")
     out = swap.blend(frame, crop, face.landmarks, face.matrix, settings)
     mask = swap.make_mask(frame.shape, face.landmarks, face.matrix, "hull+rect", 0.05, 0.08, 256)
@@ -37,8 +37,8 @@ def test_pasting_the_unchanged_crop_back_reproduces_the_face(frame):
 def test_model_input_is_the_mean_face_square(frame):
     face = faces.find_faces(frame)[0]
     matrix = square(face.landmarks)
-    eyes = faces.eye_centres(faces.transform_points(face.landmarks, matrix))
-    mean_eyes = faces.eye_centres(np.vstack([np.zeros((17, 2)), faces.mean_face_points(64, 1.0)]))
+    eyes = geometry.eye_centres(geometry.transform_points(face.landmarks, matrix))
+    mean_eyes = geometry.eye_centres(np.vstack([np.zeros((17, 2)), geometry.mean_face_points(64, 1.0)]))
     assert np.abs(eyes - mean_eyes).max() < 1.5
     crop = swap.model_input(frame, matrix)
     assert crop.shape == (64, 64, 3) and crop.dtype == np.float32 and 0 <= crop.min() and crop.max() <= 1
@@ -108,8 +108,8 @@ def test_mask_of_a_face_cut_by_the_frame_edge(frame):
 def test_lab_transfer_moves_the_lab_means_to_the_target(data_dir):
     a = media.read_image(data_dir / "obama" / "c000_f00000.jpg")
     b = media.read_image(data_dir / "trump" / "c006_f00070.jpg")
-    crop_a = faces.align(a, faces.find_faces(a)[0].matrix, 128).astype(np.float32)
-    crop_b = faces.align(b, faces.find_faces(b)[0].matrix, 128).astype(np.float32)
+    crop_a = geometry.align(a, faces.find_faces(a)[0].matrix, 128).astype(np.float32)
+    crop_b = geometry.align(b, faces.find_faces(b)[0].matrix, 128).astype(np.float32)
     mask = np.zeros((128, 128), np.float32)
     mask[32:96, 32:96] = 1
     lab = lambda im: cv2.cvtColor(np.clip(im, 0, 255).astype(np.uint8), cv2.COLOR_BGR2Lab)[32:96, 32:96]

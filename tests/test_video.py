@@ -9,7 +9,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from swapface import faces, model, swap, video, videoio
+from swapface import geometry, model, swap, video, videoio
 
 
 def test_variable_frame_rate_keeps_each_frame_at_its_time(vfr_clip, tiny, tmp_path):
@@ -85,9 +85,9 @@ def test_video_faces_are_cut_as_the_model_was_trained(data_dir, tmp_path, monkey
     report = video.convert_video(data_dir / "video" / "obama_silent_b.mp4", tmp_path / "out.mp4", net, "b",
                                  progress=False)
     assert report.faces == len(seen) > 20
-    trained = faces.eye_centres(np.vstack([np.zeros((17, 2)), faces.mean_face_points(64, 0.8)]))
+    trained = geometry.eye_centres(np.vstack([np.zeros((17, 2)), geometry.mean_face_points(64, 0.8)]))
     for job in seen:  # the eyes land where training put them: the mean face spans 0.8 of the square
-        assert np.abs(faces.eye_centres(faces.transform_points(job.landmarks, job.matrix)) - trained).max() < 1.5
+        assert np.abs(geometry.eye_centres(geometry.transform_points(job.landmarks, job.matrix)) - trained).max() < 1.5
 
 
 def _streams(path):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from swapface import warp
-from swapface.faces import umeyama
+from swapface.geometry import umeyama
 from swapface.warp import WarpSettings
 
 STILL = WarpSettings(rotation=0, zoom=0, shift=0, flip=0, jitter=0)  # no randomness at all

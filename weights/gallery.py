@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from swapface import evaluate, extract, faces, figures, media, model, provenance, saving, swap, train, video, videoio, warp
+from swapface import evaluate, extract, figures, geometry, media, model, provenance, saving, swap, train, video, videoio, warp
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 256  # side of each face crop: eyes and mouth can be judged at this size
@@ -46,10 +46,10 @@ def clip_frames(net: model.FaceSwapModel, clip: Path, to: str, every: int = 2) -
         jobs = [swap.face_job(0, p, net.settings) for p in points]
         swapped = swap.swap_frames([frame], net, to, jobs=jobs)[0]
         if points and matrix is None:  # one crop for the whole clip: the face moves, the frame does not
-            matrix = faces.align_matrix(points[0], SIZE)
+            matrix = geometry.align_matrix(points[0], SIZE)
         if index % every or matrix is None:
             continue
-        pair = np.hstack([faces.align(frame, matrix, SIZE), faces.align(swapped, matrix, SIZE)])
+        pair = np.hstack([geometry.align(frame, matrix, SIZE), geometry.align(swapped, matrix, SIZE)])
         out.append(provenance.add_mark(pair)[..., ::-1])
     return out
 
@@ -60,7 +60,7 @@ def preview(net: model.FaceSwapModel, data: Path, work: Path) -> figures.Figure:
     for person in net.names:
         extract.extract([data / person], work / person, progress=False, overwrite=True)
         crops = [media.read_image(p) for p in sorted((work / person).glob("*.jpg"))[:4]]
-        coverage = warp.DEFAULT_COVERAGE / net.settings.coverage
+        coverage = geometry.CROP_COVERAGE / net.settings.coverage
         inputs.append(warp.model_inputs(crops, warp.WarpSettings(coverage=coverage, size=net.settings.image_size)))
     return figures.preview_figure(train.preview_rows(net, *inputs), title="held-out frames")
 

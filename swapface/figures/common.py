@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from swapface import faces, media
+from swapface import faces, files, media
 
 # dlib's 68 points by part: (name, index range, colour). The jaw (0-16) is not used in the fit.
 PARTS = (
@@ -42,7 +42,7 @@ def save(figure: Figure, path: str | Path, dpi: int = DPI) -> Path:
         from swapface import provenance  # pulls in c2pa only when a labelled figure is written
 
         data = provenance.png_with_label(data)
-    return media.write_bytes_atomic(path, data)
+    return files.write_bytes_atomic(path, data)
 
 
 def mark_synthetic(figure: Figure) -> Figure:

@@ -10,8 +10,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from swapface import faces
-from swapface.figures.common import EYES_51, KEPT_COLOUR, REJECTED_COLOUR, draw_landmarks, plain, rgb
+from swapface import faces, geometry
+from swapface.figures.common import KEPT_COLOUR, REJECTED_COLOUR, draw_landmarks, plain, rgb
 
 
 def face_grid(images: Sequence[np.ndarray | str | Path], titles: Sequence[str] | None = None,
@@ -79,12 +79,12 @@ def landmarks_figure(image: np.ndarray, faces_list: Sequence[faces.Face], number
 
 def _draw_mean_face(ax, size: int, coverage: float, numbers: bool = False, colour: str = "tab:blue") -> None:
     """The 51 mean-face points and the coverage square, in the pixels of a `size` crop."""
-    points = faces.mean_face_points(size, coverage)
+    points = geometry.mean_face_points(size, coverage)
     padding = size * (1 - coverage) / 2
     ax.add_patch(Rectangle((padding, padding), size * coverage, size * coverage, fill=False,
                            linestyle="--", color=colour, linewidth=1))
     ax.scatter(points[:, 0], points[:, 1], s=10, c=colour, marker="+", linewidths=1, label="mean face")
-    eyes = points[EYES_51]
+    eyes = points[geometry.MEAN_FACE_EYES]
     ax.scatter(eyes[:, 0], eyes[:, 1], s=18, facecolors="none", edgecolors="tab:red", linewidths=1,
                label="eye points (weighted)")
     if numbers:
@@ -92,11 +92,11 @@ def _draw_mean_face(ax, size: int, coverage: float, numbers: bool = False, colou
             ax.annotate(str(i + 17), (x, y), xytext=(2, 2), textcoords="offset points", fontsize=5, color=colour)
 
 
-def mean_face_figure(size: int = 256, coverage: float = faces.DEFAULT_COVERAGE, numbers: bool = True,
+def mean_face_figure(size: int = 256, coverage: float = geometry.CROP_COVERAGE, numbers: bool = True,
                      width: float = 4.0) -> Figure:
     """The 51-point mean face (dlib landmarks 17-67) placed in a `size` px aligned crop.
 
-    The dashed square is the unit square of `faces.MEAN_FACE`, spanning `coverage` of the
+    The dashed square is the unit square of `geometry.MEAN_FACE`, spanning `coverage` of the
     crop's side; the red rings are the twelve eye points that the fit weights most.
     `numbers` labels each point with its dlib index.
     """
@@ -113,7 +113,7 @@ def mean_face_figure(size: int = 256, coverage: float = faces.DEFAULT_COVERAGE, 
     return fig
 
 
-def coverage_figure(crop: np.ndarray, crop_coverage: float = faces.DEFAULT_COVERAGE,
+def coverage_figure(crop: np.ndarray, crop_coverage: float = geometry.CROP_COVERAGE,
                     coverages: Sequence[float] = (1.0, 0.8), size: int = 64, width: float = 7.5) -> Figure:
     """The three numbers called "coverage", drawn on one aligned crop (uint8 BGR (S, S, 3)).
 
@@ -154,16 +154,16 @@ def coverage_figure(crop: np.ndarray, crop_coverage: float = faces.DEFAULT_COVER
     return fig
 
 
-def alignment_errors(face: faces.Face, coverage: float = faces.DEFAULT_COVERAGE) -> tuple[float, float]:
+def alignment_errors(face: faces.Face, coverage: float = geometry.CROP_COVERAGE) -> tuple[float, float]:
     """Mean distance in crop pixels from the face's landmarks 17-67, then from its 12 eye
     points, to the mean face after alignment with `face.matrix` (crop side `face.size`)."""
-    aligned = faces.transform_points(face.landmarks[faces.ALIGN_POINTS], face.matrix)
-    error = np.linalg.norm(aligned - faces.mean_face_points(face.size, coverage), axis=1)
-    return float(error.mean()), float(error[EYES_51].mean())
+    aligned = geometry.transform_points(face.landmarks[geometry.ALIGN_POINTS], face.matrix)
+    error = np.linalg.norm(aligned - geometry.mean_face_points(face.size, coverage), axis=1)
+    return float(error.mean()), float(error[geometry.MEAN_FACE_EYES].mean())
 
 
 def alignment_figure(image: np.ndarray, face: faces.Face, size: int = 256,
-                     coverage: float = faces.DEFAULT_COVERAGE, width: float = 8.0) -> Figure:
+                     coverage: float = geometry.CROP_COVERAGE, width: float = 8.0) -> Figure:
     """Before and after alignment: the frame (uint8 BGR) with `face`'s landmarks, then its
     aligned crop (`size` px) with the face's own landmarks and the mean face overlaid.
 
@@ -172,8 +172,8 @@ def alignment_figure(image: np.ndarray, face: faces.Face, size: int = 256,
     how far, on average, the landmarks land from the mean face.
     """
     matrix = face.matrix * (size / face.size)
-    crop = faces.align(image, matrix, size)
-    points = faces.transform_points(face.landmarks, matrix)
+    crop = geometry.align(image, matrix, size)
+    points = geometry.transform_points(face.landmarks, matrix)
     every, eyes = alignment_errors(face, coverage)
     scale = size / face.size
     fig = Figure(figsize=(width, width * 0.42), layout="constrained")
@@ -187,7 +187,7 @@ def alignment_figure(image: np.ndarray, face: faces.Face, size: int = 256,
     before.set_ylim(min(bottom + margin, image.shape[0]), max(top - margin, 0))
     before.set_title("frame: landmarks found", fontsize=9)
     after.imshow(rgb(crop))
-    aligned = points[faces.ALIGN_POINTS]
+    aligned = points[geometry.ALIGN_POINTS]
     after.scatter(aligned[:, 0], aligned[:, 1], s=8, c="yellow", linewidths=0, label="this face")
     _draw_mean_face(after, size, coverage)
     after.set_xlim(0, size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from swapface import faces
+from swapface import faces, geometry
 from swapface.figures.common import mark_synthetic, number, rgb
 from swapface.figures.data import face_grid
 
@@ -142,9 +142,9 @@ def landmark_shift_figure(swaps: dict[str, tuple[list, list, list]], found: dict
             continue
         x0, y0, x1, y1 = swap.face_region(outputs[jobs[0].frame].shape, jobs[0].matrix, size)
         ax.imshow(rgb(outputs[jobs[0].frame][y0:y1, x0:x1]))
-        ax.scatter(*(jobs[0].landmarks[faces.INNER] - [x0, y0]).T, s=8, c="tab:blue", label="input's landmarks")
+        ax.scatter(*(jobs[0].landmarks[geometry.INNER] - [x0, y0]).T, s=8, c="tab:blue", label="input's landmarks")
         if found[key][0] is not None:
-            ax.scatter(*(found[key][0].landmarks[faces.INNER] - [x0, y0]).T, s=12, c="tab:red", marker="x",
+            ax.scatter(*(found[key][0].landmarks[geometry.INNER] - [x0, y0]).T, s=12, c="tab:red", marker="x",
                        label="found in the swap")
         source, target = _sides(key)
         ax.set_title(f"{names[source]} -> {names[target]}", fontsize=9)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from swapface import faces, media
+from swapface import geometry, media
 from swapface.figures.common import mark_synthetic, plain, rgb, to_uint8
 
 
@@ -143,14 +143,14 @@ def warp_figure(image: np.ndarray | str | Path, grid: np.ndarray, warped: np.nda
     Solid yellow: the grid the warped input is sampled along; dashed cyan: the undistorted
     grid of the target (the similarity transform that best fits the yellow points).
     """
-    from swapface.faces import umeyama
+    from swapface.geometry import umeyama
 
     crop = rgb(image)
     grid = np.asarray(grid, dtype=np.float64)
     points, size = grid.shape[0], np.asarray(warped).shape[0]
     step = np.arange(points) * size / (points - 1)
     output = np.stack(np.meshgrid(step, step), axis=-1).reshape(-1, 2)
-    fitted = faces.transform_points(output, np.linalg.inv(umeyama(grid.reshape(-1, 2), output))[:2])
+    fitted = geometry.transform_points(output, np.linalg.inv(umeyama(grid.reshape(-1, 2), output))[:2])
     fitted = fitted.reshape(grid.shape)
     fig = Figure(figsize=(width, width * 0.3), layout="constrained")
     crop_ax, warped_ax, target_ax, diff_ax = fig.subplots(1, 4)
