@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from swapface import faces, figures, files, media, metrics, model as models, swap, video, videoio, warp
+from swapface import faces, figures, files, geometry, media, metrics, model as models, regions, swap, video, videoio, warp
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def temporal_scores(net: models.FaceSwapModel, clip: str | Path, to: str,
                     settings: EvalSettings = EvalSettings()) -> dict:
     """Flicker of swapping `clip` to `to`: see `flicker_ratio`."""
     inputs, outputs, landmarks = swap_clip(net, clip, to, settings)
-    masks = [faces.hull_mask(frame.shape, points).astype(bool) for frame, points in zip(inputs, landmarks)]
+    masks = [regions.hull_mask(frame.shape, points).astype(bool) for frame, points in zip(inputs, landmarks)]
     return {"clip": str(clip), "frames": len(inputs), "to": to, **metrics.flicker_ratio(inputs, outputs, masks)}
 
 
@@ -202,7 +202,7 @@ def ceiling_scores(inputs: list[np.ndarray], landmarks: list[np.ndarray], target
     Each input face (uint8 BGR frame, (68, 2) landmarks) gets the target face of the
     nearest head pose among `target_frames` (frames not among `target_refs`), cut at the
     model's size and coverage and blended with the same mask and colour settings as a swap.
-    For `mask="learned"` the perfect mask is the donor face's own outline (`faces.region_weights`).
+    For `mask="learned"` the perfect mask is the donor face's own outline (`regions.region_weights`).
     No trained model can score above this: coverage and mask decide it.
     """
     size, coverage = model_settings.image_size, model_settings.coverage
@@ -213,15 +213,15 @@ def ceiling_scores(inputs: list[np.ndarray], landmarks: list[np.ndarray], target
             matrix = swap.face_job(0, face.landmarks, model_settings).matrix
             decoded = swap.model_input(image, matrix, size)
             if settings.swap_settings.mask == "learned":
-                outline = faces.region_weights((size, size), faces.transform_points(face.landmarks, matrix)) > 0
+                outline = regions.region_weights((size, size), geometry.transform_points(face.landmarks, matrix)) > 0
                 decoded = np.concatenate([decoded, outline[..., None].astype(np.float32)], axis=-1)
-            donors.append((np.array(faces.head_pose(face.landmarks)[:2]), decoded))
+            donors.append((np.array(geometry.head_pose(face.landmarks)[:2]), decoded))
     if not donors:
         raise ValueError("no face found in the target frames for the ceiling check")
     poses = np.stack([pose for pose, _ in donors])
     outputs = []
     for frame, points in zip(inputs, landmarks):
-        nearest = int(np.argmin(np.linalg.norm(poses - np.array(faces.head_pose(points)[:2]), axis=1)))
+        nearest = int(np.argmin(np.linalg.norm(poses - np.array(geometry.head_pose(points)[:2]), axis=1)))
         matrix = swap.face_job(0, points, model_settings).matrix
         outputs.append(swap.blend(frame, donors[nearest][1], points, matrix, settings.swap_settings, coverage))
     return {**metrics.identity_scores(outputs, target_refs, source_refs, radius=radius),
@@ -235,8 +235,8 @@ def example_faces(net: models.FaceSwapModel, paths: list[str | Path], to: str, s
     inputs, outputs, jobs = swap_images(net, media.list_inputs(paths)[:settings.examples], to, settings)
     pairs = []
     for job in jobs:
-        matrix = faces.align_matrix(job.landmarks, size)
-        pairs.append((faces.align(inputs[job.frame], matrix, size), faces.align(outputs[job.frame], matrix, size)))
+        matrix = geometry.align_matrix(job.landmarks, size)
+        pairs.append((geometry.align(inputs[job.frame], matrix, size), geometry.align(outputs[job.frame], matrix, size)))
     return pairs
 
 
@@ -299,8 +299,8 @@ def before_after(inputs: list[np.ndarray], outputs: list[np.ndarray], jobs: list
     wider than the model's square, so the blend's edge shows."""
     pairs = []
     for job in jobs:
-        matrix = faces.align_matrix(job.landmarks, size)
-        pairs.append((faces.align(inputs[job.frame], matrix, size), faces.align(outputs[job.frame], matrix, size)))
+        matrix = geometry.align_matrix(job.landmarks, size)
+        pairs.append((geometry.align(inputs[job.frame], matrix, size), geometry.align(outputs[job.frame], matrix, size)))
     return pairs
 
 
@@ -363,6 +363,6 @@ def model_view(net: models.FaceSwapModel, crops: np.ndarray, folder: str | Path 
     float32 (N, size, size, 3) model inputs at its size and coverage, undistorted, as training cuts them."""
     from swapface import extract
 
-    crop = extract.crop_coverage(folder) if folder is not None else faces.DEFAULT_COVERAGE
+    crop = extract.crop_coverage(folder) if folder is not None else geometry.CROP_COVERAGE
     settings = warp.WarpSettings(size=net.settings.image_size, coverage=min(1.0, crop / net.settings.coverage))
     return warp.model_inputs(crops[..., :3], settings)

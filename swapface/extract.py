@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import faces, files, media, videoio
+from swapface import faces, files, geometry, media, regions, videoio
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def _extract(paths: list[Path], output: Path, settings: ExtractSettings, identit
             report.frames_read += 1
             for index, face in enumerate(faces.find_faces(image, face_settings)):
                 report.faces_found += 1
-                crop = faces.align(image, face.matrix, settings.face_settings.size)
+                crop = geometry.align(image, face.matrix, settings.face_settings.size)
                 reason = _rejection(face, crop, image, settings, identity)
                 if reason:
                     report.rejected[reason] += 1
@@ -369,7 +369,7 @@ def crop_landmarks(folder: str | Path, size: int) -> dict[str, np.ndarray]:
         log.warning("%s; faces will be found again", err)
         return {}
     scale = size / float(document["size"])
-    return {record["file"]: scale * faces.transform_points(record["landmarks"], record["matrix"])
+    return {record["file"]: scale * geometry.transform_points(record["landmarks"], record["matrix"])
             for record in document["faces"]}
 
 
@@ -391,7 +391,7 @@ def landmarks_by_source(path: str | Path) -> dict[Path, list[np.ndarray]]:
 
 
 def face_weights(images: np.ndarray, landmarks: list[np.ndarray | None]) -> np.ndarray:
-    """uint8 (N, S, S) region weights (`faces.region_weights`) of aligned faces (N, S, S, 3).
+    """uint8 (N, S, S) region weights (`regions.region_weights`) of aligned faces (N, S, S, 3).
 
     `landmarks[i]` are face i's (68, 2) points in its pixels, or None to detect them on the
     image itself; where none is found the whole crop counts as face (weight 128), as an
@@ -405,7 +405,7 @@ def face_weights(images: np.ndarray, landmarks: list[np.ndarray | None]) -> np.n
         if points is None:
             log.warning("aligned face %d: no landmarks; the whole crop is weighted as face", index)
             continue
-        out[index] = faces.region_weights(image.shape, points)
+        out[index] = regions.region_weights(image.shape, points)
     return out
 
 
@@ -426,10 +426,10 @@ def crop_coverage(folder: str | Path) -> float:
     A folder without a readable alignments.json gets extract's default (with a warning).
     """
     try:
-        return float(read_alignments(folder).get("coverage", faces.DEFAULT_COVERAGE))
+        return float(read_alignments(folder).get("coverage", geometry.CROP_COVERAGE))
     except (media.MediaError, TypeError, ValueError) as err:
-        log.warning("%s; assuming the default coverage %.3f", err, faces.DEFAULT_COVERAGE)
-        return faces.DEFAULT_COVERAGE
+        log.warning("%s; assuming the default coverage %.3f", err, geometry.CROP_COVERAGE)
+        return geometry.CROP_COVERAGE
 
 
 def with_weights(images: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
 
-from swapface import faces, files, media, warp
+from swapface import faces, files, geometry, media, regions, warp
 from swapface.faces import largest_face
 
 log = logging.getLogger(__name__)
@@ -193,8 +193,8 @@ def inner_face_mask(shape: tuple[int, ...], landmarks: np.ndarray, erode: float 
 
     Eroded so that the blend's seam, and the frame around the face, are not measured.
     """
-    mask = faces.hull_mask(shape, landmarks[faces.INNER])
-    radius = int(round(erode * float(np.linalg.norm(np.subtract(*faces.eye_centres(landmarks))))))
+    mask = regions.hull_mask(shape, landmarks[geometry.INNER])
+    radius = int(round(erode * geometry.eye_distance(landmarks)))
     if radius > 0:
         mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2))
     return mask.astype(bool)
@@ -252,8 +252,8 @@ def swap_evidence(image: np.ndarray, landmarks: np.ndarray) -> dict[str, float]:
         True
     """
     inner = inner_face_mask(image.shape, landmarks)
-    hull = faces.hull_mask(image.shape, landmarks)
-    width = int(round(0.4 * float(np.linalg.norm(np.subtract(*faces.eye_centres(landmarks))))))
+    hull = regions.hull_mask(image.shape, landmarks)
+    width = int(round(0.4 * geometry.eye_distance(landmarks)))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * max(width, 1) + 1,) * 2)
     ring = (cv2.dilate(hull, kernel) > 0) & (hull == 0)
     band = (hull > 0) & (cv2.erode(hull, kernel) == 0) & ~inner
@@ -272,8 +272,8 @@ def landmark_error(before: np.ndarray, after: np.ndarray) -> float:
     The unit is the distance between the eye centres of `before`, so the error does not
     depend on the face's size in the frame; 0.05 is about a pixel or two at 854x480.
     """
-    interocular = float(np.linalg.norm(np.subtract(*faces.eye_centres(before))))
-    return float(np.linalg.norm(after[faces.INNER] - before[faces.INNER], axis=1).mean() / interocular)
+    interocular = geometry.eye_distance(before)
+    return float(np.linalg.norm(after[geometry.INNER] - before[geometry.INNER], axis=1).mean() / interocular)
 
 
 def geometry_scores(inputs: list[np.ndarray], outputs: list[np.ndarray], landmarks: list[np.ndarray],
@@ -290,7 +290,7 @@ def geometry_scores(inputs: list[np.ndarray], outputs: list[np.ndarray], landmar
         if face is None:
             continue
         errors.append(landmark_error(points, face.landmarks))
-        pose_in, pose_out = faces.head_pose(points), faces.head_pose(face.landmarks)
+        pose_in, pose_out = geometry.head_pose(points), geometry.head_pose(face.landmarks)
         yaws.append(abs(pose_out[0] - pose_in[0]))
         pitches.append(abs(pose_out[1] - pose_in[1]))
     return {"landmark_error": mean_or_nan(errors), "yaw_difference": mean_or_nan(yaws), "pitch_difference": mean_or_nan(pitches),
@@ -345,7 +345,7 @@ def clip_masks(frames: list[np.ndarray], landmarks: list[list[np.ndarray]]) -> l
     for frame, points in zip(frames, landmarks):
         mask = np.zeros(frame.shape[:2], bool)
         for face_points in ([points] if np.ndim(points) == 2 else points):
-            mask |= faces.hull_mask(frame.shape, face_points).astype(bool)
+            mask |= regions.hull_mask(frame.shape, face_points).astype(bool)
         masks.append(mask)
     return masks
 

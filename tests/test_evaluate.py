@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from swapface import cli, evaluate, faces, files, media, metrics, model, provenance, saving, swap, warp
+from swapface import cli, evaluate, faces, files, geometry, media, metrics, model, provenance, saving, swap, warp
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def tiny():
 
 
 def test_model_inputs_from_aligned_crops_match_those_from_frames(frame, face):
-    crop = faces.align(frame, face.matrix, 256)  # what `swapface extract` writes
+    crop = geometry.align(frame, face.matrix, 256)  # what `swapface extract` writes
     from_crop = warp.model_inputs([crop])[0]
     from_frame = swap.model_input(frame, swap.face_job(0, face.landmarks, model.get_preset("tiny")).matrix)
     assert from_crop.shape == (64, 64, 3) and from_crop.dtype == np.float32

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, files, media, videoio
+from swapface import cli, extract, faces, files, geometry, media, videoio
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_alignments_file_reproduces_the_crops(data_dir, tmp_path):
     record = document["faces"][0]
     assert record["landmarks"].shape == (68, 2) and record["matrix"].shape == (2, 3)
     source = media.read_image(record["source"])
-    again = faces.align(source, record["matrix"], 256)
+    again = geometry.align(source, record["matrix"], 256)
     saved = media.read_image(tmp_path / record["file"])
     assert np.abs(again.astype(float) - saved).mean() < 3  # only JPEG loss between them
 
@@ -157,7 +157,7 @@ def test_same_file_names_from_two_inputs_each_get_their_crops(data_dir, tmp_path
     assert report.faces_kept == len(crops) == len(document["faces"]) == 4
     assert crops == sorted(record["file"] for record in document["faces"])
     for record in document["faces"]:  # each crop is the face of the source its record names
-        again = faces.align(media.read_image(record["source"]), record["matrix"], 256)
+        again = geometry.align(media.read_image(record["source"]), record["matrix"], 256)
         assert np.abs(again.astype(float) - media.read_image(out / record["file"])).mean() < 3
 
 

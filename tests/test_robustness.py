@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, files, media, model, provenance, saving, swap
+from swapface import cli, extract, faces, files, geometry, media, model, provenance, saving, swap
 
 
 def test_random_bytes_are_clean_media_errors(tmp_path):
@@ -52,7 +52,7 @@ def test_swap_on_a_face_at_every_edge_and_scale(tiny, obama_frame):
         matrix = np.array([[scale, 0, dx], [0, scale, dy]], np.float64)
         size = (int(frame.shape[1] * max(scale, 1)), int(frame.shape[0] * max(scale, 1)))
         moved = cv2.warpAffine(frame, matrix, size)
-        points = faces.transform_points(face.landmarks, matrix)
+        points = geometry.transform_points(face.landmarks, matrix)
         job = swap.face_job(0, points, tiny.settings)
         out = swap.swap_frames([moved], tiny, "b", swap.SwapSettings(seamless=True), jobs=[job])[0]
         assert out.shape == moved.shape and out.dtype == np.uint8

@@ -8,19 +8,16 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from swapface import faces, files, media
+from swapface import files, geometry, media
 
-# dlib's 68 points by part: (name, index range, colour). The jaw (0-16) is not used in the fit.
+# dlib's 68 points by part: (name, points, colour). The jaw is not used in the fit.
 PARTS = (
-    ("jaw", range(0, 17), "0.6"),
-    ("brows", range(17, 27), "tab:orange"),
-    ("nose", range(27, 36), "tab:green"),
-    ("eyes", range(36, 48), "tab:red"),
-    ("mouth", range(48, 68), "tab:purple"),
+    ("jaw", geometry.JAW, "0.6"),
+    ("brows", geometry.BROWS, "tab:orange"),
+    ("nose", geometry.NOSE, "tab:green"),
+    ("eyes", geometry.EYES, "tab:red"),
+    ("mouth", geometry.MOUTH, "tab:purple"),
 )
-
-
-EYES_51 = slice(faces.RIGHT_EYE.start - 17, faces.LEFT_EYE.stop - 17)  # the eyes among the 51 mean-face points
 
 
 KEPT_COLOUR, REJECTED_COLOUR = "tab:green", "tab:red"
