@@ -1,13 +1,14 @@
 """The training batch pipeline: aligned faces in, warped (input, target) pairs out.
 
-Faces are decoded once (`load_faces`), then each batch is drawn and warped by
+Faces are decoded once (`load_faces`), with their region weights for the masked loss as a
+fourth channel if asked (`crop_weights`), then each batch is drawn and warped by
 `swapface.warp` in worker processes (`BatchStream`), so the training step never waits for
 augmentation. Batch k is always made from the same random numbers (child k of
 `SeedSequence(seed)`), whichever worker makes it: a run resumed at batch k sees the batches
 an uninterrupted run would have seen.
 
-This module imports numpy, OpenCV and `swapface.warp` only: spawned workers import it and
-must start in a second, not in the ten Keras takes.
+Spawned workers import this module, so it imports no Keras: they start in a second, not
+in the ten Keras takes.
 
 Example:
     >>> faces = np.zeros((3, 256, 256, 3), np.uint8)
@@ -25,7 +26,6 @@ import os
 import signal
 import traceback
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from swapface import media, warp
+from swapface import alignments, media, regions, warp
+from swapface.faces import largest_face  # `faces` names the training faces here
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +74,12 @@ def face_files(folder: str | Path) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and media.is_image(p))
 
 
-def load_faces(folder: str | Path, weights: Callable[[list[Path], np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+def load_faces(folder: str | Path, weights: bool = False) -> np.ndarray:
     """Decode every aligned face in `folder` once: uint8 BGR (N, S, S, 3), or (N, S, S, 4).
 
     Decoded once, not per batch, which would add ~1 ms per face to every step (1,000 faces
-    hold 200 MB and load in ~1 s). With `weights` (e.g. `extract.crop_weights` for the
-    folder: (files, decoded faces) -> uint8 (N, S, S)), a fourth channel holds each face's
-    region weights for the masked loss, so they warp with the face.
+    hold 200 MB and load in ~1 s). With `weights`, a fourth channel holds each face's
+    region weights for the masked loss (`crop_weights`), so they warp with the face.
     A file that cannot be read, or is not square, is skipped with a warning naming it; a
     square face of another size than most is resized to theirs, one file at a time (one odd
     image sorted first must not decide the size of all). A missing folder, or one without a
@@ -113,10 +113,44 @@ def load_faces(folder: str | Path, weights: Callable[[list[Path], np.ndarray], n
         raise media.MediaError(folder, f"no usable face among {len(files)} image file(s); "
                                        "run `swapface extract` into it first")
     faces = faces[:len(kept)] if len(kept) == len(faces) else faces[:len(kept)].copy()
-    if weights is not None:
-        faces[..., 3] = weights(kept, faces[..., :3])
+    if weights:
+        faces[..., 3] = crop_weights(folder, kept, faces[..., :3])
     log.info("loaded %d faces from %s", len(kept), folder)
     return faces
+
+
+def face_weights(images: np.ndarray, landmarks: list[np.ndarray | None]) -> np.ndarray:
+    """uint8 (N, S, S) region weights (`regions.region_weights`) of aligned faces (N, S, S, 3).
+
+    `landmarks[i]` are face i's (68, 2) points in its pixels, or None to detect them on the
+    image itself; where none is found the whole crop counts as face (weight 128), as an
+    unmasked loss would.
+    """
+    out = np.full(images.shape[:3], regions.FACE_WEIGHT, np.uint8)
+    for index, (image, points) in enumerate(zip(images, landmarks)):
+        if points is None:
+            found = largest_face(np.ascontiguousarray(image[..., :3]))
+            points = None if found is None else found.landmarks
+        if points is None:
+            log.warning("aligned face %d: no landmarks; the whole crop is weighted as face", index)
+            continue
+        out[index] = regions.region_weights(image.shape, points)
+    return out
+
+
+def crop_weights(folder: str | Path, files: list[Path], images: np.ndarray) -> np.ndarray:
+    """uint8 (N, S, S) region weights of the decoded faces `images` of `files` in an extraction
+    folder: landmarks from its alignments.json, detected for a face without a record."""
+    known = alignments.crop_landmarks(folder, images.shape[1])
+    return face_weights(images, [known.get(path.name) for path in files])
+
+
+def with_weights(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, S, S, 4): aligned faces (N, S, S, 3 or 4) with region weights from detected
+    landmarks, for faces given as an array (no alignments.json beside them)."""
+    if images.shape[-1] == 4:
+        return images
+    return np.concatenate([images, face_weights(images, [None] * len(images))[..., None]], axis=-1)
 
 
 def colour_shift(faces_a: np.ndarray, faces_b: np.ndarray) -> np.ndarray:

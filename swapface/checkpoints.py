@@ -61,6 +61,13 @@ def load_state(model_dir: str | Path) -> dict | None:
     return state
 
 
+def new_state(seed: int, pretrained: str | Path | None = None, freeze_for: int = 0) -> dict:
+    """The state.json of a run before its first step; the encoder stays frozen `freeze_for` steps
+    when the run starts from `pretrained` weights (a fresh encoder has nothing to keep)."""
+    return {"version": 1, "iteration": 0, "seed": seed, "pretrained": None if pretrained is None else str(pretrained),
+            "frozen_until": freeze_for if pretrained is not None else 0, "losses": {"a": [], "b": []}}
+
+
 def newest_snapshot(model_dir: str | Path) -> Path | None:
     """The newest complete snapshot in checkpoints/ (none of the .tmp ones), or None.
 

@@ -297,7 +297,7 @@ def _convert_parser(sub) -> None:
 
 
 def _run_convert(args) -> int:
-    from swapface import convert, extract, saving, swap, video
+    from swapface import alignments, convert, saving, swap, video
 
     net = saving.load(args.model_dir)
     to = convert.resolve_side(net, args.to, args.direction)
@@ -305,9 +305,9 @@ def _run_convert(args) -> int:
     settings = swap.SwapSettings(mask=args.mask, color=args.color, seamless=args.seamless)
     video_settings = video.VideoSettings(mark=not args.no_mark, side_by_side=args.side_by_side,
                                          smooth=0.0 if args.no_smooth else video.VideoSettings().smooth)
-    alignments = extract.landmarks_by_source(args.alignments) if args.alignments else None
+    known = alignments.landmarks_by_source(args.alignments) if args.alignments else None
     report = convert.convert(args.inputs, args.output, net, to, settings, video_settings, identity, args.overwrite,
-                             alignments=alignments)
+                             alignments=known)
     print(report.summary())
     if not report.written:
         print(f"error: nothing converted from {len(args.inputs)} input(s)", file=sys.stderr)

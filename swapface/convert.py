@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import extract, faces, files, media, model as models, provenance, swap, video
+from swapface import alignments, faces, files, media, model as models, provenance, swap, video
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapMo
 
     A bad file is skipped and reported; an output that would replace an input raises
     ValueError before anything is written. `alignments` ({image: [(68, 2) landmarks]},
-    `extract.landmarks_by_source`) gives an image's faces instead of detecting them.
+    `alignments.landmarks_by_source`) gives an image's faces instead of detecting them.
     """
     output = Path(output)
     paths = media.list_inputs(inputs)
@@ -150,7 +150,7 @@ def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapMo
         if frames > 1:  # an image output holds one picture: say what was left out
             report.notes.append((str(src), f"only the first of its {frames} frames or pages converted"))
         known = (alignments or {}).get(src.resolve())  # None: not listed, so its faces are detected
-        problems = sorted({extract.landmarks_problem(points, frame.shape) for points in known or []} - {None})
+        problems = sorted({alignments.landmarks_problem(points, frame.shape) for points in known or []} - {None})
         if problems:  # a face that cannot be swapped must not count as converted
             report.skipped.append((str(src), f"alignments: {', '.join(problems)}"))
             continue

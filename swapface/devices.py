@@ -35,6 +35,16 @@ def distribution_strategy():
     return tf.distribute.MirroredStrategy([device.name for device in devices])
 
 
+def checked_strategy(batch_size: int):
+    """`distribution_strategy()`, after checking that a batch of `batch_size` splits evenly over its replicas."""
+    strategy = distribution_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ValueError(f"batch size {batch_size} does not split evenly over {replicas} replicas")
+    log.info("training on %d replicas", replicas)
+    return strategy
+
+
 def is_chief() -> bool:
     """Whether this process writes checkpoints: all but the non-chief tasks of a TF_CONFIG cluster."""
     config = json.loads(os.environ.get("TF_CONFIG") or "{}")

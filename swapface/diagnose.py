@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import extract, faces, geometry, media
+from swapface import alignments, faces, geometry, media
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,22 @@ class DiagnoseSettings:
     identity_threshold: float = faces.SAME_PERSON  # descriptor distance to the folder's centroid that flags a face
     identity_sample: int = 60  # faces checked for identity (a descriptor costs ~50 ms on a CPU)
     pose_bins: int = 12  # histogram bins per pose axis
+
+
+def centre(crop: np.ndarray) -> np.ndarray:
+    """The central half (S/2, S/2, ...) of an aligned crop (S, S, ...): the face, not its background."""
+    size = crop.shape[0]
+    return crop[size // 4: 3 * size // 4, size // 4: 3 * size // 4]
+
+
+def blur_score(crop: np.ndarray) -> float:
+    """Variance of the Laplacian of the face's centre (uint8 BGR crop): low means blurry.
+
+    Measured on a 128 px copy of the central half, so the score does not depend on the crop
+    size and the background does not count. Extraction drops faces under its threshold.
+    """
+    gray = cv2.resize(faces.to_gray(centre(crop)), (128, 128), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
 def near_duplicates(thumbs: np.ndarray, distance: float) -> int:
@@ -59,8 +75,7 @@ def describe(folder: str | Path, settings: DiagnoseSettings = DiagnoseSettings()
     and listed under "skipped".
     """
     folder = Path(folder)
-    document = extract.read_alignments(folder)
-    size = document["size"]
+    document = alignments.read(folder)
     stats = {"yaw": [], "pitch": [], "blur": [], "brightness": [], "skipped": []}
     thumbs, crops = [], []
     for record in tqdm(document["faces"], desc=f"describe {folder.name}", unit="face", disable=not progress):
@@ -70,13 +85,12 @@ def describe(folder: str | Path, settings: DiagnoseSettings = DiagnoseSettings()
             stats["skipped"].append(str(err))
             continue
         yaw, pitch, _ = geometry.head_pose(record["landmarks"])
-        gray = faces.to_gray(crop)
-        centre = gray[size // 4: 3 * size // 4, size // 4: 3 * size // 4]
+        middle = centre(faces.to_gray(crop))
         stats["yaw"].append(yaw)
         stats["pitch"].append(pitch)
-        stats["blur"].append(extract.blur_score(crop))
-        stats["brightness"].append(float(centre.mean()))
-        thumbs.append(cv2.resize(centre, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32))
+        stats["blur"].append(blur_score(crop))
+        stats["brightness"].append(float(middle.mean()))
+        thumbs.append(cv2.resize(middle, (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32))
         crops.append((crop, geometry.transform_points(record["landmarks"], record["matrix"])))
     stats["faces"] = len(thumbs)
     stats["duplicates"] = near_duplicates(np.array(thumbs), settings.duplicate_distance) if thumbs else 0

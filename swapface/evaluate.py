@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from swapface import faces, figures, files, geometry, media, metrics, model as models, regions, swap, video, videoio, warp
+from swapface import alignments, faces, figures, files, geometry, media, metrics, model as models, regions, swap, video, videoio, warp
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +363,6 @@ def model_view(net: models.FaceSwapModel, crops: np.ndarray, folder: str | Path 
     float32 (N, size, size, 3) model inputs at its size and coverage, undistorted, as training cuts them."""
     from swapface import extract
 
-    crop = extract.crop_coverage(folder) if folder is not None else geometry.CROP_COVERAGE
+    crop = alignments.crop_coverage(folder) if folder is not None else geometry.CROP_COVERAGE
     settings = warp.WarpSettings(size=net.settings.image_size, coverage=min(1.0, crop / net.settings.coverage))
     return warp.model_inputs(crops[..., :3], settings)

@@ -2,8 +2,8 @@
 
 For each input image or video frame we find every face, drop the ones that are too small,
 too blurry or of somebody else, and write each kept face as an aligned crop plus one
-record in `alignments.json` (source, frame, face index, box, 68 landmarks, matrix), which
-the later stages reuse instead of detecting again.
+record in `alignments.json` (`swapface.alignments`), which the later stages reuse instead
+of detecting again.
 
 Videos are streamed: a reader thread decodes frames into a short queue while the main
 thread finds faces, so memory stays constant and decoding overlaps detection.
@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -26,15 +25,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import faces, files, geometry, media, regions, videoio
+from swapface import alignments, diagnose, faces, files, geometry, media, videoio
 
 log = logging.getLogger(__name__)
-
-ALIGNMENTS = "alignments.json"
 
 
 @dataclass(frozen=True)
@@ -71,21 +67,9 @@ class ExtractReport:
         lines = [f"files read: {self.files_read} ({self.frames_read} images or frames)",
                  f"faces found: {self.faces_found}, kept: {self.faces_kept}"
                  + "".join(f", {n} {why}" for why, n in sorted(self.rejected.items())),
-                 f"aligned faces and {ALIGNMENTS} in {self.output}"]
+                 f"aligned faces and {alignments.FILENAME} in {self.output}"]
         lines += [f"skipped {name}: {why}" for name, why in self.skipped]
         return "\n".join(lines)
-
-
-def blur_score(crop: np.ndarray) -> float:
-    """Variance of the Laplacian of the face's centre (uint8 BGR crop): low means blurry.
-
-    Measured on a 128 px copy of the central half, so the score does not depend on the crop
-    size and the background does not count.
-    """
-    size = crop.shape[0]
-    centre = crop[size // 4: 3 * size // 4, size // 4: 3 * size // 4]
-    gray = cv2.resize(faces.to_gray(centre), (128, 128), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
 def _frames(path: Path, every: int) -> Iterator[tuple[int | None, np.ndarray]]:
@@ -158,7 +142,7 @@ def _remove_extraction(output: Path) -> None:
     """
     removed = 0
     for path in output.iterdir():
-        if path.name == ALIGNMENTS or (path.is_file() and media.is_image(path)) \
+        if path.name == alignments.FILENAME or (path.is_file() and media.is_image(path)) \
                 or (path.name.startswith(".") and ".tmp-" in path.name):
             path.unlink()
             removed += 1
@@ -174,7 +158,8 @@ def _drop_undescribed(output: Path, written: list[str], described: int) -> None:
     for name in written[described:]:
         (output / name).unlink(missing_ok=True)
     if len(written) > described:
-        log.warning("%s: removed %d crops that %s could not record", output, len(written) - described, ALIGNMENTS)
+        log.warning("%s: removed %d crops that %s could not record", output, len(written) - described,
+                    alignments.FILENAME)
 
 
 def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSettings = ExtractSettings(),
@@ -192,9 +177,9 @@ def extract(inputs: list[str | Path], output: str | Path, settings: ExtractSetti
     paths = media.list_inputs(inputs)
     _check_output(paths, inputs, output)
     with files.lock_folder(output, "swapface extract"):
-        if (output / ALIGNMENTS).exists():
+        if (output / alignments.FILENAME).exists():
             if not overwrite:
-                raise ValueError(f"{output}: already holds extracted faces ({ALIGNMENTS}); "
+                raise ValueError(f"{output}: already holds extracted faces ({alignments.FILENAME}); "
                                  "use --overwrite to replace them, or another folder")
             _remove_extraction(output)
         return _extract(paths, output, settings, identity, progress)
@@ -225,7 +210,7 @@ def _extract(paths: list[Path], output: Path, settings: ExtractSettings, identit
             report.frames_read += 1
             for index, face in enumerate(faces.find_faces(image, face_settings)):
                 report.faces_found += 1
-                crop = geometry.align(image, face.matrix, settings.face_settings.size)
+                crop = geometry.align(image, face.matrix, face_settings.size)
                 reason = _rejection(face, crop, image, settings, identity)
                 if reason:
                     report.rejected[reason] += 1
@@ -237,12 +222,9 @@ def _extract(paths: list[Path], output: Path, settings: ExtractSettings, identit
                 written.append(name)
                 taken.add(name.casefold())
                 report.faces_kept += 1
-                records.append({"file": name, "source": os.path.relpath(path.resolve(), output.resolve()),
-                                "frame": frame, "face": index,
-                                "box": list(face.box), "landmarks": face.landmarks.round(2).tolist(),
-                                "matrix": face.matrix.tolist()})
+                records.append(alignments.record(name, path, output, frame, index, face))
                 if len(records) & (len(records) - 1) == 0 or time.monotonic() - last_write > ALIGNMENTS_EVERY:
-                    write_alignments(output, records, settings)
+                    alignments.write(output, records, face_settings.size, face_settings.coverage)
                     described, last_write = len(records), time.monotonic()
             bar.set_postfix(kept=report.faces_kept, refresh=False)
     except BaseException as err:
@@ -251,10 +233,10 @@ def _extract(paths: list[Path], output: Path, settings: ExtractSettings, identit
     finally:
         bar.close()  # also on errors, so the message after it starts on a line of its own
         try:  # interrupted too: the crops written stay usable
-            write_alignments(output, records, settings)
+            alignments.write(output, records, face_settings.size, face_settings.coverage)
             described = len(records)
         except OSError as err:  # a full disk: keep crops and records in step, report the first error
-            log.warning("%s: cannot write %s (%s)", output, ALIGNMENTS, err.strerror or err)
+            log.warning("%s: cannot write %s (%s)", output, alignments.FILENAME, err.strerror or err)
             _drop_undescribed(output, written, described)
             if failure is None:
                 raise
@@ -277,166 +259,8 @@ def _rejection(face: faces.Face, crop: np.ndarray, image: np.ndarray, settings: 
     """Why a face is dropped ('too small', 'blurry', 'other identity'), or None to keep it."""
     if face.width < settings.min_face:
         return "too small"
-    if blur_score(crop) < settings.blur_threshold:
+    if diagnose.blur_score(crop) < settings.blur_threshold:
         return "blurry"
     if identity is not None and not identity.accepts(faces.descriptor(image, face.landmarks)):
         return "other identity"
     return None
-
-
-def write_alignments(output: Path, records: list[dict], settings: ExtractSettings) -> Path:
-    """Write `alignments.json` atomically: the crop settings and one record per kept face."""
-    path = output / ALIGNMENTS
-    crop = settings.face_settings
-    document = {"version": 1, "size": crop.size, "coverage": crop.coverage, "faces": records}
-    files.write_bytes_atomic(path, json.dumps(document, indent=1).encode())
-    return path
-
-
-def read_alignments(folder: str | Path) -> dict:
-    """The `alignments.json` of an extraction folder, landmarks and matrices as float64 arrays.
-
-    Sources are stored relative to the folder (so it can move with its inputs); they come
-    back as paths usable from the current directory.
-    """
-    path = Path(folder) / ALIGNMENTS
-    try:
-        document = files.read_json(path, "alignments file")
-    except FileNotFoundError as err:
-        raise media.MediaError(path, "no alignments file: is this a folder written by swapface extract?") from err
-    except OSError as err:
-        raise media.MediaError(path, f"cannot read ({err.strerror})") from err
-    except ValueError as err:  # corrupt, or not a JSON object: a bad file, as a bad image is
-        raise media.MediaError(path, str(err).removeprefix(f"{path}: ")) from err
-    # A hand-edited or foreign file must fail here, naming itself, not deep in a later stage.
-    for key, kind in (("size", int), ("faces", list)):
-        if not isinstance(document.get(key), kind) or isinstance(document.get(key), bool):
-            problem = "is missing" if key not in document else f"is not a {kind.__name__}"
-            raise media.MediaError(path, f"not an alignments file: '{key}' {problem}")
-    for number, record in enumerate(document["faces"]):
-        try:
-            if not isinstance(record["file"], str) or not isinstance(record["source"], str):
-                raise TypeError("file and source must be text")
-            record["landmarks"] = np.array(record["landmarks"], dtype=np.float64).reshape(68, 2)
-            record["matrix"] = np.array(record["matrix"], dtype=np.float64).reshape(2, 3)
-        except (KeyError, TypeError, ValueError) as err:
-            why = f"no {err}" if isinstance(err, KeyError) else str(err)
-            raise media.MediaError(path, f"face record {number} is malformed ({why})") from err
-        # Numbers that parse but cannot be a face end later in "SVD did not converge" or a blank swap.
-        problem = landmarks_problem(record["landmarks"])
-        matrix = record["matrix"]
-        if problem is None and not (np.isfinite(matrix).all() and abs(np.linalg.det(matrix[:, :2])) > 1e-9):
-            problem = "its matrix is not finite or maps the face to a point"
-        if problem:
-            raise media.MediaError(path, f"face record {number} ({record['file']}): {problem}")
-        record["source"] = os.path.normpath(Path(folder) / record["source"])
-    return document
-
-
-MAX_COORDINATE = 1e5  # px: farther than any image's side (media.MAX_PIXELS allows 100 Mpx)
-MIN_SPAN = 2.0  # px: landmarks spanning less, across or down, are one point, not a face
-
-
-def landmarks_problem(points: np.ndarray, shape: tuple[int, ...] | None = None) -> str | None:
-    """What makes (68, 2) float landmarks unusable, or None: not finite, beyond any image, all in
-    one point; with the image's `shape`, mostly outside it (recorded from another size of it)."""
-    if not np.isfinite(points).all():
-        return "landmarks are not finite numbers"
-    if np.abs(points).max() > MAX_COORDINATE:
-        return f"landmarks lie {np.abs(points).max():.3g} px away, beyond any image"
-    if np.ptp(points, axis=0).min() < MIN_SPAN:
-        return f"landmarks are degenerate (the face spans under {MIN_SPAN:g} px)"
-    if shape is not None:
-        height, width = shape[:2]
-        inside = ((points >= 0) & (points < [width, height])).all(axis=1).mean()
-        if inside < 0.5:
-            return f"landmarks lie outside the {width}x{height} image (recorded from another size of it?)"
-    return None
-
-
-# --- What training reads back -------------------------------------------------------------------
-
-def crop_landmarks(folder: str | Path, size: int) -> dict[str, np.ndarray]:
-    """{file name: (68, 2) float64 landmarks in the pixels of a `size` px crop}, from alignments.json.
-
-    extract stores the landmarks in the source image and the matrix that cut the crop, so
-    the crop's own landmarks are one transform (and a rescale, if the crops were resized)
-    away: no face needs detecting again. An absent or unreadable file gives {} (with a warning).
-    """
-    try:
-        document = read_alignments(folder)
-    except media.MediaError as err:
-        log.warning("%s; faces will be found again", err)
-        return {}
-    scale = size / float(document["size"])
-    return {record["file"]: scale * geometry.transform_points(record["landmarks"], record["matrix"])
-            for record in document["faces"]}
-
-
-def landmarks_by_source(path: str | Path) -> dict[Path, list[np.ndarray]]:
-    """{source image: [(68, 2) landmarks of each face kept there]} from an extraction.
-
-    `path` is an extraction folder or its alignments.json. What `swapface convert
-    --alignments` swaps instead of detecting again: fix an extraction once (drop a wrong
-    face, a bad landmark), convert many times. Video frames are left out (their records
-    name a frame, not an image file).
-    """
-    path = Path(path)
-    document = read_alignments(path.parent if path.name == ALIGNMENTS else path)
-    found: dict[Path, list[np.ndarray]] = {}
-    for record in document["faces"]:
-        if media.is_image(record["source"]):
-            found.setdefault(Path(record["source"]).resolve(), []).append(record["landmarks"])
-    return found
-
-
-def face_weights(images: np.ndarray, landmarks: list[np.ndarray | None]) -> np.ndarray:
-    """uint8 (N, S, S) region weights (`regions.region_weights`) of aligned faces (N, S, S, 3).
-
-    `landmarks[i]` are face i's (68, 2) points in its pixels, or None to detect them on the
-    image itself; where none is found the whole crop counts as face (weight 128), as an
-    unmasked loss would.
-    """
-    out = np.full(images.shape[:3], 128, np.uint8)
-    for index, (image, points) in enumerate(zip(images, landmarks)):
-        if points is None:
-            found = faces.largest_face(np.ascontiguousarray(image[..., :3]))
-            points = None if found is None else found.landmarks
-        if points is None:
-            log.warning("aligned face %d: no landmarks; the whole crop is weighted as face", index)
-            continue
-        out[index] = regions.region_weights(image.shape, points)
-    return out
-
-
-def crop_weights(folder: str | Path, files: list[Path], images: np.ndarray) -> np.ndarray:
-    """Region weights of the decoded faces `images` of `files` in an extraction folder.
-
-    What `batches.load_faces(folder, weights=functools.partial(crop_weights, folder))` adds
-    as a fourth channel for the masked loss: landmarks from alignments.json (scaled to the
-    decoded size), detected on the decoded crop for a face without a record.
-    """
-    known = crop_landmarks(folder, images.shape[1])
-    return face_weights(images, [known.get(path.name) for path in files])
-
-
-def crop_coverage(folder: str | Path) -> float:
-    """The share of the crops' side that the mean face spans, as extract recorded it.
-
-    A folder without a readable alignments.json gets extract's default (with a warning).
-    """
-    try:
-        return float(read_alignments(folder).get("coverage", geometry.CROP_COVERAGE))
-    except (media.MediaError, TypeError, ValueError) as err:
-        log.warning("%s; assuming the default coverage %.3f", err, geometry.CROP_COVERAGE)
-        return geometry.CROP_COVERAGE
-
-
-def with_weights(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, S, S, 4): aligned faces (N, S, S, 3 or 4) with region weights from detected landmarks.
-
-    For faces given as an array (no alignments.json beside them).
-    """
-    if images.shape[-1] == 4:
-        return images
-    return np.concatenate([images, face_weights(images, [None] * len(images))[..., None]], axis=-1)

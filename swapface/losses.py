@@ -6,7 +6,7 @@
   and structure in 11x11 windows, so smeared eyes and mouths cost a lot. faceswap and
   DeepFaceLab both default to it (DeepFaceLab: 10 DSSIM + 10 MSE).
 * **Masked, eye and mouth priority**: targets may carry a fourth channel, a weight map
-  warped with the face (`swapface.extract.face_weights`): 0 outside the face, 0.5 on the
+  warped with the face (`swapface.batches.face_weights`): 0 outside the face, 0.5 on the
   face, 1 on eyes and mouth. The L1 term then counts only the face, eyes and mouth
   `eye_mouth` times more, and DSSIM sees the face alone: capacity goes to what a face
   recogniser (and a person) looks at, not to the background the blend throws away.

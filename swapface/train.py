@@ -24,21 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import batches, checkpoints, devices, extract, figures, geometry, losses, media, warp
+from swapface import batches, checkpoints, devices, figures, losses, media, trainset, warp
 from swapface import model as sm, saving
-from swapface.faces import largest_face  # `faces` names the training faces here
 from swapface.model import FaceSwapModel
 
 log = logging.getLogger(__name__)
@@ -209,93 +206,6 @@ class _Run:
         figures.save(figures.loss_figure(state["losses"], self.model.names), self.model_dir / LOSS_FILE)
 
 
-def _new_state(settings: TrainSettings, pretrained: str | Path | None) -> dict:
-    return {"version": 1, "iteration": 0, "seed": settings.seed,
-            "pretrained": None if pretrained is None else str(pretrained),
-            "frozen_until": settings.freeze_encoder_for if pretrained is not None else 0,
-            "losses": {"a": [], "b": []}}
-
-
-def _names(settings: TrainSettings, state: dict | None, sources) -> tuple[str, str]:
-    if settings.names:
-        return tuple(settings.names)
-    if state is not None:
-        return tuple(state["names"])
-    names = tuple(side if isinstance(source, np.ndarray) else Path(source).resolve().name
-                  for side, source in zip("ab", sources))
-    return names if names[0] != names[1] else ("a", "b")  # two folders both called "faces"
-
-
-def _prepare_faces(faces: np.ndarray, settings: TrainSettings, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(training faces uint8, preview inputs float32 (P, S, S, 3)); see `batches.split_preview`."""
-    shown, trained = batches.split_preview(len(faces), settings.preview_faces, np.random.default_rng([seed, 1]))
-    return faces[trained], warp.model_inputs(faces[shown][..., :3], settings.warp_settings)
-
-
-def _saved_mask(model_dir: Path, pretrained, state: dict | None) -> bool:
-    """Whether the model being resumed or started from has a learned mask (it needs weight maps)."""
-    folder = checkpoints.latest_checkpoint(model_dir) if state is not None else pretrained
-    return bool(folder) and bool(saving.read_config(folder)["settings"].get("learned_mask", False))
-
-
-FACE_SAMPLE = 8  # images of a folder without alignments.json checked for a face before training
-
-
-def _check_inputs(faces_a, faces_b, model_dir: Path, settings: TrainSettings) -> None:
-    """ValueError, before hours of training, for inputs that cannot make a face swap: one folder
-    as both people, both people of one name, MODEL_DIR a folder of faces, or a folder in which
-    no face can be found (noise, crops of something else)."""
-    folders = [Path(source).resolve() for source in (faces_a, faces_b) if not isinstance(source, np.ndarray)]
-    if len(folders) == 2 and folders[0] == folders[1]:
-        raise ValueError(f"{faces_a}: the same folder as person A and person B; each needs their own faces")
-    if settings.names is not None and settings.names[0] == settings.names[1]:
-        raise ValueError(f"both people are named {settings.names[0]!r}; give them two names")
-    if model_dir.resolve() in folders or (model_dir / extract.ALIGNMENTS).exists():
-        raise ValueError(f"{model_dir}: is a folder of aligned faces; give the model a folder of its own")
-    for folder in folders:
-        if not (folder / extract.ALIGNMENTS).exists():  # extract found those faces; others are checked
-            _check_faces_in(folder)
-
-
-def _check_faces_in(folder: Path) -> None:
-    """ValueError if none of a few of `folder`'s images holds a face; a warning if most do not."""
-    paths = media.list_inputs([folder])
-    sample = [paths[i] for i in sorted({round(k * (len(paths) - 1) / max(FACE_SAMPLE - 1, 1))
-                                        for k in range(FACE_SAMPLE)})] if paths else []
-    found = 0
-    for path in sample:
-        try:
-            image = media.read_image(path)
-        except media.MediaError:
-            continue  # load_faces reports it
-        # At 256 px a 64 px crop's face is large enough for the detector.
-        image = cv2.resize(image, (256, 256 * image.shape[0] // image.shape[1] or 1))
-        found += largest_face(image) is not None
-    if sample and not found:
-        raise ValueError(f"{folder}: no face found in any of {len(sample)} images checked; train on aligned "
-                         "faces (swapface extract)")
-    if found < len(sample) / 2:
-        log.warning("%s: a face was found in only %d of %d images checked", folder, found, len(sample))
-
-
-def _faces(source, masked: bool) -> np.ndarray:
-    """A side's faces, uint8 (N, S, S, 3), or (N, S, S, 4) with region weights for the masked loss."""
-    if isinstance(source, np.ndarray):
-        return extract.with_weights(source) if masked else source[..., :3]
-    return batches.load_faces(source, weights=functools.partial(extract.crop_weights, source) if masked else None)
-
-
-def _warp_settings(settings: TrainSettings, model: FaceSwapModel, source) -> warp.WarpSettings:
-    """The warp that cuts the model's view: its size, and the share of the crop its coverage asks for.
-
-    The crops' mean face spans `crop_coverage` of them (extract's setting, in alignments.json);
-    the model wants it to span `coverage` of its square, so it sees crop_coverage / coverage.
-    """
-    crop = extract.crop_coverage(source) if not isinstance(source, np.ndarray) else geometry.CROP_COVERAGE
-    return dataclasses.replace(settings.warp_settings, size=model.settings.image_size,
-                               coverage=min(1.0, crop / model.settings.coverage))
-
-
 @dataclass
 class Budget:
     """A sitting's time limit: "train for half an hour" as one setting.
@@ -383,21 +293,9 @@ def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = Tra
         return _train(faces_a, faces_b, model_dir, settings, pretrained, progress, callback)
 
 
-def _strategy(settings: TrainSettings):
-    """The distribution strategy, or None; checks that the batch splits over its replicas."""
-    if not settings.distribute:
-        return None
-    strategy = devices.distribution_strategy()
-    replicas = strategy.num_replicas_in_sync
-    if settings.batch_size % replicas:
-        raise ValueError(f"batch size {settings.batch_size} does not split evenly over {replicas} replicas")
-    log.info("training on %d replicas", replicas)
-    return strategy
-
-
 def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretrained, progress: bool,
            callback) -> dict:
-    _check_inputs(faces_a, faces_b, model_dir, settings)
+    trainset.check(faces_a, faces_b, model_dir, settings.names)
     state = checkpoints.load_state(model_dir)
     checkpoints.check_model_dir(model_dir, state)
     checkpoints.check_sources(model_dir, state, faces_a, faces_b, settings.names)  # A and B not swapped
@@ -411,25 +309,29 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
         pretrained = None
     elif settings.freeze_encoder_for and pretrained is None:
         log.warning("--freeze-encoder needs --pretrained weights: a fresh encoder is not frozen")
-    names = _names(settings, state, (faces_a, faces_b))
-    # The weight channel serves the masked loss and the learned mask's target.
-    masked = settings.loss.masked or settings.learned_mask or _saved_mask(model_dir, pretrained, state)
-    faces = [_faces(source, masked) for source in (faces_a, faces_b)]
-    strategy = _strategy(settings)
+    names = tuple(settings.names or (state["names"] if resumed else trainset.side_names((faces_a, faces_b))))
+    # The weight channel serves the masked loss and the learned mask's target (of a saved model too).
+    start = checkpoints.latest_checkpoint(model_dir) if resumed else pretrained
+    masked = settings.loss.masked or settings.learned_mask or \
+        bool(start and saving.read_config(start)["settings"].get("learned_mask"))
+    faces = [trainset.load(source, masked) for source in (faces_a, faces_b)]
+    strategy = devices.checked_strategy(settings.batch_size) if settings.distribute else None
     precision = devices.choose_policy(settings.precision)
     log.debug("training in %s", precision)  # the CLI says it in its own words
     with strategy.scope() if strategy is not None else contextlib.nullcontext(), devices.policy(precision):
         model = open_model(model_dir, state, settings, pretrained)
     model = dataclasses.replace(model, names=names)
-    settings = dataclasses.replace(settings, warp_settings=_warp_settings(settings, model, faces_a))
+    view = trainset.view(settings.warp_settings, model.settings.image_size, model.settings.coverage, faces_a)
+    settings = dataclasses.replace(settings, warp_settings=view)
     if state is None:
         checkpoints.record_sources(model_dir, faces_a, faces_b)
-    state = state or _new_state(settings, pretrained)
+    state = state or checkpoints.new_state(settings.seed, pretrained, settings.freeze_encoder_for)
     loss = dataclasses.asdict(settings.loss)
     if state.get("loss", loss) != loss:  # allowed (a recipe may change mid-run), never silent
         log.warning("resuming with loss %s; the run so far used %s", loss, state["loss"])
     state.update(names=list(names), preset=model.settings.name, batch_size=settings.batch_size, loss=loss)
-    (train_a, preview_a), (train_b, preview_b) = (_prepare_faces(f, settings, state["seed"]) for f in faces)
+    (train_a, preview_a), (train_b, preview_b) = (trainset.split(f, settings.preview_faces, view, state["seed"])
+                                                  for f in faces)
     run = _Run(model, state, model_dir, (preview_a, preview_b), strategy,
                writes=strategy is None or devices.is_chief(), saved=state["iteration"] if resumed else -1)
     run.set_frozen(state["iteration"] < state["frozen_until"])

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, files, media, model, provenance, saving
+from swapface import alignments, cli, files, media, model, provenance, saving
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_convert_reuses_an_extraction_instead_of_detecting(data_dir, tmp_path, m
     saving.save(net, tmp_path / "model")
     image = data_dir / "obama" / "c000_f00000.jpg"
     extract.extract([image], tmp_path / "faces", progress=False)
-    known = extract.landmarks_by_source(tmp_path / "faces" / "alignments.json")
+    known = alignments.landmarks_by_source(tmp_path / "faces" / "alignments.json")
     assert list(known) == [image.resolve()] and known[image.resolve()][0].shape == (68, 2)
 
     def no_detection(*args, **kwargs):
@@ -168,20 +168,6 @@ def test_bad_alignments_are_refused_naming_the_record(extraction, tiny_dir, tmp_
     out = capsys.readouterr()
     assert result == code and message in out.out + out.err and "Traceback" not in out.err
     assert not list((tmp_path / "out").glob("*.jpg"))  # never "converted" with no face changed
-
-
-def test_training_reads_no_impossible_landmarks(extraction, tmp_path, caplog):
-    """What training takes from alignments.json: a NaN record makes it find the faces again, with a warning."""
-    import json
-
-    from swapface import extract
-
-    _, folder = extraction
-    document = json.loads((folder / "alignments.json").read_text())
-    document["faces"][0]["landmarks"][5] = [float("nan"), 1.0]
-    (folder / "alignments.json").write_text(json.dumps(document))
-    assert extract.crop_landmarks(folder, 64) == {}
-    assert "landmarks are not finite" in caplog.text
 
 
 def test_frames_after_the_first_are_named_not_dropped_silently(data_dir, tiny_dir, tmp_path, capsys):

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, files, geometry, media, videoio
+from swapface import alignments, cli, extract, faces, files, geometry, media, videoio
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_messy_folder_yields_every_good_face_and_one_line_per_bad_file(messy_fol
 def test_alignments_file_reproduces_the_crops(data_dir, tmp_path):
     report = extract.extract([data_dir / "obama"], tmp_path, progress=False)
     assert report.faces_kept == 8 and not report.skipped
-    document = extract.read_alignments(tmp_path)
+    document = alignments.read(tmp_path)
     assert document["size"] == 256 and len(document["faces"]) == 8
     record = document["faces"][0]
     assert record["landmarks"].shape == (68, 2) and record["matrix"].shape == (2, 3)
@@ -152,7 +152,7 @@ def test_same_file_names_from_two_inputs_each_get_their_crops(data_dir, tmp_path
     cv2.imwrite(str(tmp_path / "c" / "photo.webp"), image, [cv2.IMWRITE_WEBP_QUALITY, 101])
     out = tmp_path / "out"
     report = extract.extract([tmp_path / "a", tmp_path / "b", tmp_path / "c"], out, progress=False)
-    document = extract.read_alignments(out)
+    document = alignments.read(out)
     crops = sorted(p.name for p in out.glob("*.jpg"))
     assert report.faces_kept == len(crops) == len(document["faces"]) == 4
     assert crops == sorted(record["file"] for record in document["faces"])
@@ -179,7 +179,7 @@ def test_full_disk_keeps_every_crop_on_disk_described(data_dir, tmp_path, monkey
         extract.extract([data_dir / "obama"], tmp_path, progress=False)
     monkeypatch.undo()
     crops = sorted(p.name for p in tmp_path.glob("*.jpg"))
-    records = sorted(r["file"] for r in extract.read_alignments(tmp_path)["faces"])
+    records = sorted(r["file"] for r in alignments.read(tmp_path)["faces"])
     assert crops and crops == records  # no crop without its record, no record without its crop
     assert not list(tmp_path.glob(".*tmp*"))
 
@@ -190,7 +190,7 @@ def test_overwrite_replaces_the_whole_earlier_extraction(data_dir, tmp_path):
     report = extract.extract([data_dir / "obama" / "c000_f00000.jpg"], tmp_path, progress=False, overwrite=True)
     crops = sorted(p.name for p in tmp_path.glob("*.jpg"))
     assert report.faces_kept == 1 and crops == ["c000_f00000_0.jpg"]  # no trump face left for training
-    assert [r["file"] for r in extract.read_alignments(tmp_path)["faces"]] == crops
+    assert [r["file"] for r in alignments.read(tmp_path)["faces"]] == crops
 
 
 def test_a_second_extract_into_a_busy_folder_is_refused(obama_frame, tmp_path, capsys):
@@ -219,4 +219,4 @@ def test_a_name_near_the_system_limit_is_extracted(obama_frame, tmp_path):
     assert report.faces_kept == 1 and not report.skipped
     crop = [p for p in (tmp_path / "faces").iterdir() if p.suffix == ".jpg"][0]
     assert len(os.fsencode(crop.name)) <= 255 and crop.name.startswith("é" * 100)
-    assert extract.read_alignments(tmp_path / "faces")["faces"][0]["file"] == crop.name
+    assert alignments.read(tmp_path / "faces")["faces"][0]["file"] == crop.name

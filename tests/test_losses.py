@@ -1,7 +1,5 @@
 """The training losses on real faces: what each one rewards and ignores."""
 
-import functools
-
 import numpy as np
 import pytest
 from keras import ops
@@ -61,7 +59,7 @@ def test_weights_channel_comes_from_alignments(tmp_path, obama_frame):
     from swapface import extract
 
     extract.extract([obama_frame], tmp_path / "faces", progress=False)
-    loaded = batches.load_faces(tmp_path / "faces", weights=functools.partial(extract.crop_weights, tmp_path / "faces"))
+    loaded = batches.load_faces(tmp_path / "faces", weights=True)
     assert loaded.shape[-1] == 4 and set(np.unique(loaded[0, ..., 3])) == {0, 128, 255}
     plain = batches.load_faces(tmp_path / "faces")
     assert np.array_equal(plain, loaded[..., :3])

@@ -36,9 +36,9 @@ NOTEBOOKS = {
 
 def _aligned_faces(folder: Path, size: int = 256) -> list[dict]:
     """Assert that `folder` holds aligned crops and their alignments.json; return its records."""
-    from swapface import extract, media
+    from swapface import alignments, media
 
-    document = extract.read_alignments(folder)
+    document = alignments.read(folder)
     records = document["faces"]
     crops = sorted(p.name for p in folder.glob("*.jpg"))
     assert crops and crops == sorted(r["file"] for r in records), folder

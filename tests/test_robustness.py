@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import cli, extract, faces, files, geometry, media, model, provenance, saving, swap
+from swapface import alignments, cli, extract, faces, files, geometry, media, model, provenance, saving, swap
 
 
 def test_random_bytes_are_clean_media_errors(tmp_path):
@@ -76,7 +76,7 @@ def test_full_disk_during_a_crop_write_is_reported_and_keeps_nothing_half_writte
     assert [p.name for p in tmp_path.glob("*.jpg")] == ["c000_f00000_0.jpg"]  # the face written before is whole
     for path in tmp_path.glob("*.jpg"):
         media.read_image(path)
-    assert [r["file"] for r in extract.read_alignments(tmp_path)["faces"]] == ["c000_f00000_0.jpg"]
+    assert [r["file"] for r in alignments.read(tmp_path)["faces"]] == ["c000_f00000_0.jpg"]
 
 
 def test_cli_full_disk_and_unwritable_output_are_one_line(data_dir, tmp_path, monkeypatch, capsys):
@@ -226,7 +226,7 @@ def test_hostile_folder_through_extract_convert_diagnose_and_evaluate(hostile, t
     assert code == 0
     kept = int(re.search(r"faces found: \d+, kept: (\d+)", out).group(1))
     crops = sorted(p.name for p in (tmp_path / "faces").glob("*.jpg"))
-    document = extract.read_alignments(tmp_path / "faces")
+    document = alignments.read(tmp_path / "faces")
     assert kept == len(crops) == len(document["faces"]) and crops == sorted(r["file"] for r in document["faces"])
     sources = {os.path.relpath(r["source"], folder) for r in document["faces"]}
     assert {name for name, kind in good.items() if kind in ("face", "video with a face")} <= sources

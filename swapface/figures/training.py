@@ -178,7 +178,7 @@ def warp_figure(image: np.ndarray | str | Path, grid: np.ndarray, warped: np.nda
 def loss_weights_figure(face: np.ndarray, eye_mouth: float = 3.0, width: float = 7.5) -> Figure:
     """What the masked loss counts, pixel by pixel, on one face with its weight channel.
 
-    `face` is (S, S, 4): BGR and the region weights `extract.face_weights` makes (uint8 0 off
+    `face` is (S, S, 4): BGR and the region weights `batches.face_weights` makes (uint8 0 off
     the face, 128 on it, 255 on eyes and mouth; or the same in [0, 1], as a training target
     carries them). Drawn as the loss reads them (`losses.split_weights`): 0 off the face, 1 on
     it, `eye_mouth` on eyes and mouth; then the face as the loss sees it, each pixel's
