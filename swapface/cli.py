@@ -184,7 +184,7 @@ def _train_parser(sub) -> None:
     from swapface.devices import PRECISIONS
     from swapface.losses import KINDS
     from swapface.model import PRESETS
-    from swapface.train import DEFAULT_COVERAGE, TrainSettings
+    from swapface.train import MODEL_COVERAGE, TrainSettings
 
     defaults = TrainSettings()
     p = sub.add_parser("train", help="train the shared encoder and both decoders; rerun to resume",
@@ -223,7 +223,7 @@ def _train_parser(sub) -> None:
                    help="weight of an L1 loss on pixel differences (rewards sharp edges; 0: none, as 2017)")
     p.add_argument("--coverage", type=float, default=None, metavar="C",
                    help=f"share of the model's square the mean face spans (default: saved, else "
-                        f"{DEFAULT_COVERAGE}; 2017: 1.0)")
+                        f"{MODEL_COVERAGE}; 2017: 1.0)")
     p.add_argument("--learned-mask", action="store_true",
                    help="new models: a fourth output channel learns the face's mask (convert --mask learned)")
     p.add_argument("--recipe-2017", action="store_true",

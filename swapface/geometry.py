@@ -7,9 +7,11 @@ method from landmarks 17-67 (brows, eyes, nose, mouth; the jaw line is left out 
 it moves with pose) to a 51-point mean face. The same 2x3 matrix later pastes the swapped
 face back. This module needs no detector: give it landmarks from anywhere.
 
-Coverage is the share of a square's side that the mean face spans. An aligned crop on
-disk has the crop's (`CROP_COVERAGE`); a model's input square has the model's (1.0 in
-2017, `swapface.train.MODEL_COVERAGE` for new models); `view_coverage` links the two.
+Coverage is the share of a square's side that the mean face spans, and each name means
+one square: an aligned crop on disk has `CROP_COVERAGE` (recorded in alignments.json); a
+model's input square has the model's own (`COVERAGE_2017` for the 2017 model,
+`swapface.train.MODEL_COVERAGE` for new ones). `view_coverage` is the ratio of the two:
+how much of a crop a model sees.
 
 Example:
     >>> points = np.vstack([np.zeros((17, 2)), mean_face_points(256)])  # a face already in place
@@ -58,6 +60,7 @@ MEAN_FACE = np.stack([MEAN_FACE_X, MEAN_FACE_Y], axis=1)  # (51, 2) float64
 # The 2017 code cropped 256 px faces with 48 px of padding: the mean face spans 160 px.
 # Extraction still stores its crops so, recording the value in alignments.json.
 CROP_COVERAGE = 160 / 256
+COVERAGE_2017 = 1.0  # the 2017 model's square: the mean-face square itself, nothing around it
 DEFAULT_EYE_WEIGHT = 32.0  # see fit_weights
 
 # A generic head (mm, after the widely used model of learnopencv.com's head-pose tutorial),

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from swapface.geometry import COVERAGE_2017
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class ModelSettings:
     # Share of the model's square that the mean face (brows to mouth) spans. 2017: 1.0, a
     # tight crop that leaves jaw, cheeks and forehead (much of what makes a face look like
     # someone) to the original person. 0.8 shows the model those too (benchmarks/quality.md).
-    coverage: float = 1.0
+    coverage: float = COVERAGE_2017
     # A fourth output channel: where the decoder's face is, learned against the landmark hull
     # (faceswap's and DeepFaceLab's learned masks), so conversion can blend along the new
     # face's own outline (`--mask learned`) rather than the old face's landmarks.

@@ -77,7 +77,7 @@ def face_size(matrix: np.ndarray, size: int = 64) -> float:
 
 
 def make_mask(shape: tuple[int, ...], landmarks: np.ndarray, matrix: np.ndarray, kind: str = "face",
-              erode: float = 0.05, feather: float = 0.08, size: int = 64, coverage: float = 1.0,
+              erode: float = 0.05, feather: float = 0.08, size: int = 64, coverage: float = geometry.COVERAGE_2017,
               forehead: float = 0.25, learned: np.ndarray | None = None) -> np.ndarray:
     """Blend weights float32 (H, W) in [0, 1] for one face in a frame of `shape`.
 
@@ -161,7 +161,8 @@ def face_region(shape: tuple[int, ...], matrix: np.ndarray, size: int = 64,
 
 
 def blend(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray,
-          settings: SwapSettings = SwapSettings(), coverage: float = 1.0) -> np.ndarray:
+          settings: SwapSettings = SwapSettings(),
+          coverage: float = geometry.COVERAGE_2017) -> np.ndarray:
     """Put one decoded face (S, S, 3 or 4 with its mask, float32 in [0, 1]) into `frame`; returns uint8 BGR.
 
     `coverage` is the model's (see `face_job`): it sets the face's size in the square.

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import batches, checkpoints, devices, figures, losses, media, trainset, warp
+from swapface import batches, checkpoints, devices, figures, geometry, losses, media, trainset, warp
 from swapface import model as sm, saving
 from swapface.model import FaceSwapModel
 
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 PREVIEW_FILE, LOSS_FILE = "preview.png", "loss.png"
 RECIPE_LOSS = losses.LossSettings(kind="l1+dssim", masked=True, eye_mouth=3.0)  # see benchmarks/quality.md
-DEFAULT_COVERAGE = 0.8  # new models: jaw line, cheeks and forehead in view (2017: 1.0)
+MODEL_COVERAGE = 0.8  # new models' coverage: jaw line, cheeks and forehead in view too (quality.md)
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,13 @@ class TrainSettings:
     precision: str = "auto"  # devices.choose_policy: float16 on GPUs, float32 on CPUs; "mixed": bf16 on bf16 CPUs
     names: tuple[str, str] | None = None  # the two people; None: saved names, else folder names
     loss: losses.LossSettings = RECIPE_LOSS  # L1 + DSSIM on the face, eyes and mouth weighted (2017: plain MAE)
-    coverage: float | None = None  # share of the model's square the mean face spans; None: saved, else 0.8
+    coverage: float | None = None  # share of the model's square the mean face spans; None: saved, else MODEL_COVERAGE
     learned_mask: bool = False  # new models: a 4th output channel learns the face's mask (for --mask learned)
     minutes: float | None = None  # stop (and save) after this much training in this sitting; None: no limit
 
 
 # The 2017 recipe, for `dataclasses.replace(settings, **RECIPE_2017)` (CLI: --recipe-2017).
-RECIPE_2017 = {"loss": losses.LossSettings(), "coverage": 1.0, "precision": "float32"}
+RECIPE_2017 = {"loss": losses.LossSettings(), "coverage": geometry.COVERAGE_2017, "precision": "float32"}
 
 
 def batch_settings(settings: TrainSettings, seed: int | None = None) -> batches.BatchSettings:
@@ -99,7 +99,7 @@ def open_model(model_dir: str | Path, state: dict | None, settings: TrainSetting
         keras.utils.set_random_seed(settings.seed)  # same seed, same starting weights
         preset = sm.get_preset(settings.preset or "original")
         model = sm.build(dataclasses.replace(preset, learned_mask=settings.learned_mask))
-    coverage = settings.coverage or (model.settings.coverage if state or pretrained else DEFAULT_COVERAGE)
+    coverage = settings.coverage or (model.settings.coverage if state or pretrained else MODEL_COVERAGE)
     model = dataclasses.replace(model, settings=dataclasses.replace(model.settings, coverage=coverage))
     losses.compile_model([model.autoencoder_a, model.autoencoder_b], settings.loss)
     for side in "ab":

@@ -128,7 +128,7 @@ def test_a_128_px_preset_trains_at_its_own_size(aligned, tmp_path):
     settings = dataclasses.replace(TINY, preset="lite128", iterations=1, batch_size=2)
     train.train(*aligned, tmp_path / "m", settings, progress=False)
     net = saving.load(tmp_path / "m")
-    assert net.settings.image_size == 128 and net.settings.coverage == train.DEFAULT_COVERAGE
+    assert net.settings.image_size == 128 and net.settings.coverage == train.MODEL_COVERAGE
     assert media.read_image(tmp_path / "m" / train.PREVIEW_FILE).shape[0] > 100
 
 

@@ -60,7 +60,7 @@ def preview(net: model.FaceSwapModel, data: Path, work: Path) -> figures.Figure:
     for person in net.names:
         extract.extract([data / person], work / person, progress=False, overwrite=True)
         crops = [media.read_image(p) for p in sorted((work / person).glob("*.jpg"))[:4]]
-        coverage = geometry.CROP_COVERAGE / net.settings.coverage
+        coverage = geometry.view_coverage(geometry.CROP_COVERAGE, net.settings.coverage)
         inputs.append(warp.model_inputs(crops, warp.WarpSettings(coverage=coverage, size=net.settings.image_size)))
     return figures.preview_figure(train.preview_rows(net, *inputs), title="held-out frames")
 

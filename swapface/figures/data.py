@@ -114,7 +114,7 @@ def mean_face_figure(size: int = 256, coverage: float = geometry.CROP_COVERAGE, 
 
 
 def coverage_figure(crop: np.ndarray, crop_coverage: float = geometry.CROP_COVERAGE,
-                    coverages: Sequence[float] = (1.0, 0.8), size: int = 64, width: float = 7.5) -> Figure:
+                    coverages: Sequence[float] = (geometry.COVERAGE_2017, 0.8), size: int = 64, width: float = 7.5) -> Figure:
     """The three numbers called "coverage", drawn on one aligned crop (uint8 BGR (S, S, 3)).
 
     `crop_coverage`: the share of the crop's side the mean-face square spans (extraction's,
@@ -134,7 +134,7 @@ def coverage_figure(crop: np.ndarray, crop_coverage: float = geometry.CROP_COVER
     _draw_mean_face(ax, side, crop_coverage, colour="tab:blue")
     colours = ("yellow", "tab:green", "tab:orange", "tab:purple")
     for index, coverage in enumerate(coverages):
-        view = side * crop_coverage / coverage
+        view = side * geometry.view_coverage(crop_coverage, coverage)
         start = (side - view) / 2
         ax.add_patch(Rectangle((start, start), view, view, fill=False, color=colours[index % len(colours)],
                                linewidth=1.2, linestyle=":" if index % 2 else "-",
@@ -146,7 +146,7 @@ def coverage_figure(crop: np.ndarray, crop_coverage: float = geometry.CROP_COVER
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), fontsize=6, ncols=2)
     plain(ax)
     for ax, coverage in zip(axes[1:], coverages):
-        view = warp.WarpSettings(size=size, coverage=min(1.0, crop_coverage / coverage))
+        view = warp.WarpSettings(size=size, coverage=geometry.view_coverage(crop_coverage, coverage))
         shown = warp.model_inputs(crop[None, ..., :3], view)
         ax.imshow(rgb((shown[0] * 255).round().astype(np.uint8)))
         ax.set_title(f"the model's {size} px input\nat coverage {coverage:g}", fontsize=8)

@@ -16,7 +16,7 @@ def _sides(key: str) -> tuple[str, str]:
 
 
 def swap_settings_figure(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray,
-                         coverage: float = 1.0, mask: str = "face", erode: float = 0.05, feather: float = 0.08,
+                         coverage: float = geometry.COVERAGE_2017, mask: str = "face", erode: float = 0.05, feather: float = 0.08,
                          color: str = "lab", seamless: bool = False, width: float = 7.5) -> Figure:
     """One swap blended with the given `swap.SwapSettings` values (the defaults are its own):
     the frame's face region, the swap, and the blend mask. For live controls (`notebook.explore`)."""
