@@ -106,7 +106,7 @@ def settings_for(name: str):
 
 def measure(work: Path, done: dict) -> dict:
     """Evaluate every trained variant not measured yet (results.json keeps earlier ones)."""
-    from swapface import evaluate, saving
+    from swapface import evaluate, report, saving
 
     frames = {person: held_out(person) for person in ("obama", "trump")}
     refs = {person: references(person) for person in frames}
@@ -121,7 +121,7 @@ def measure(work: Path, done: dict) -> dict:
         result["training"] = done.get(name, {"steps": json.loads((work / name / "state.json").read_text())["iteration"]})
         results[name] = json.loads(json.dumps(result, default=float))
         saved.write_text(json.dumps(results, indent=1))
-        print(name, evaluate.summary(result).replace("\n", " | "), flush=True)
+        print(name, report.summary(result).replace("\n", " | "), flush=True)
     return results
 
 
@@ -140,7 +140,7 @@ def table(results: dict) -> str:
 
 def image_rows(work: Path, out: Path) -> None:
     """One row per variant: the same held-out faces before | after, both directions, 128 px."""
-    from swapface import evaluate, media, saving
+    from swapface import evaluate, media, report, saving
 
     obama, trump = held_out("obama")[::23][:3], held_out("trump")[::15][:3]
     rows = []
@@ -148,8 +148,8 @@ def image_rows(work: Path, out: Path) -> None:
         if not (work / name).is_dir():
             continue
         net = saving.load(work / name)
-        pairs = evaluate.example_faces(net, obama, "b", settings_for(name)) + \
-            evaluate.example_faces(net, trump, "a", settings_for(name))
+        pairs = report.before_after(*evaluate.swap_images(net, obama, "b", settings_for(name))) + \
+            report.before_after(*evaluate.swap_images(net, trump, "a", settings_for(name)))
         row = np.hstack([image for pair in pairs for image in pair])
         cv2.putText(row, name, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
         rows.append(row)

@@ -2,7 +2,7 @@
 
 The naive loop (as the 2017 script did) augments each batch in the main thread, then calls
 `train_on_batch` on autoencoder A and on autoencoder B. swapface's loop takes the same
-batches from `train.BatchStream` worker processes and runs the same two steps. Both run
+batches from `batches.BatchStream` worker processes and runs the same two steps. Both run
 the same model in alternating rounds (the best round of each counts), after a warm-up
 step that traces the train functions.
 images/s counts faces trained on, both sides: 2 x batch x iterations / seconds. A second
@@ -29,13 +29,13 @@ from pathlib import Path
 from swapface import batches, devices, losses, train
 
 
-def naive_loop(model, faces, settings: train.TrainSettings, iterations: int, start: int) -> float:
+def naive_loop(net, faces, settings: train.TrainSettings, iterations: int, start: int) -> float:
     """Seconds for `iterations` steps with augmentation in the main thread (the 2017 way)."""
     began = time.perf_counter()
     for index in range(start, start + iterations):
         warped_a, target_a, warped_b, target_b = batches.make_batch(*faces, index, settings.seed, settings.batch_size)
-        model.autoencoder_a.train_on_batch(warped_a, target_a)
-        model.autoencoder_b.train_on_batch(warped_b, target_b)
+        net.autoencoder_a.train_on_batch(warped_a, target_a)
+        net.autoencoder_b.train_on_batch(warped_b, target_b)
     return time.perf_counter() - began
 
 
@@ -49,7 +49,7 @@ def pipelined_loop(steps, stream: batches.BatchStream, iterations: int) -> float
     return time.perf_counter() - began
 
 
-def compare(model, faces, settings: train.TrainSettings, iterations: int, rounds: int) -> tuple[float, float]:
+def compare(net, faces, settings: train.TrainSettings, iterations: int, rounds: int) -> tuple[float, float]:
     """Best seconds of each loop over `rounds` alternating rounds: (naive, swapface).
 
     Alternating and taking the best of each keeps other load on a shared machine from
@@ -58,9 +58,9 @@ def compare(model, faces, settings: train.TrainSettings, iterations: int, rounds
     naive, fast = [], []
     with batches.BatchStream(*faces, train.batch_settings(settings), start=1 + iterations * rounds) as stream:
         next(stream)  # workers started and their slots full: time the steady state only
-        steps = train.make_steps(model)
+        steps = train.make_steps(net)
         for round_ in range(rounds):
-            naive.append(naive_loop(model, faces, settings, iterations, 1 + round_ * iterations))
+            naive.append(naive_loop(net, faces, settings, iterations, 1 + round_ * iterations))
             fast.append(pipelined_loop(steps, stream, iterations))
     return min(naive), min(fast)
 
@@ -131,10 +131,10 @@ def main() -> None:
     for preset in args.presets:
         for batch_size in batch_sizes:
             settings = train.TrainSettings(preset=preset, batch_size=batch_size, workers=workers)
-            model = sm.build(preset)
-            losses.compile_model([model.autoencoder_a, model.autoencoder_b])
-            naive_loop(model, faces, settings, 1, 0)  # warm-up: trace both train functions
-            naive_s, fast_s = compare(model, faces, settings, iterations, rounds)
+            net = sm.build(preset)
+            losses.compile_model([net.autoencoder_a, net.autoencoder_b])
+            naive_loop(net, faces, settings, 1, 0)  # warm-up: trace both train functions
+            naive_s, fast_s = compare(net, faces, settings, iterations, rounds)
             images = 2 * batch_size * iterations
             print(f"| {preset} | {batch_size} | {images / naive_s:.1f} | {images / fast_s:.1f} | "
                   f"{naive_s / fast_s:.2f}x |", flush=True)

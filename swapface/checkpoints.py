@@ -100,11 +100,11 @@ def inner_optimizer(optimizer):
     return getattr(optimizer, "inner_optimizer", optimizer)
 
 
-def _write_snapshot(model: FaceSwapModel, folder: Path, state: dict) -> None:
+def _write_snapshot(net: FaceSwapModel, folder: Path, state: dict) -> None:
     """Every file of one checkpoint into `folder`, each written atomically and fsynced."""
-    saving.save(model, folder, extra={"iteration": state["iteration"]})
+    saving.save(net, folder, extra={"iteration": state["iteration"]})
     for side, name in OPTIMIZER_FILES.items():
-        save_optimizer(inner_optimizer(model.autoencoder(side).optimizer), folder / name)
+        save_optimizer(inner_optimizer(net.autoencoder(side).optimizer), folder / name)
     text = json.dumps(state) + "\n"
     files.write_text_atomic(folder / STATE_FILE, text)
 
@@ -153,8 +153,8 @@ def _snapshot_name(root: Path, iteration: int, live: Path | None) -> str:
     return f"{name}-1" if live is not None and (root / name).resolve() == live else name
 
 
-def save_checkpoint(model: FaceSwapModel, model_dir: str | Path, state: dict) -> Path:
-    """Write a complete checkpoint of `model` and `state` (with "iteration"); returns its folder.
+def save_checkpoint(net: FaceSwapModel, model_dir: str | Path, state: dict) -> Path:
+    """Write a complete checkpoint of `net` and `state` (with "iteration"); returns its folder.
 
     Why a SIGKILL at any moment leaves a loadable checkpoint: files go into
     checkpoints/<iteration>.tmp, each fsynced; the folder is then renamed to
@@ -168,7 +168,7 @@ def save_checkpoint(model: FaceSwapModel, model_dir: str | Path, state: dict) ->
     name = _snapshot_name(root, state["iteration"], latest_checkpoint(model_dir))
     final, temporary = root / name, root / f"{name}.tmp"
     shutil.rmtree(temporary, ignore_errors=True)
-    _write_snapshot(model, temporary, state)
+    _write_snapshot(net, temporary, state)
     if final.exists():
         shutil.rmtree(final)  # a complete but uncommitted snapshot of a killed run (never the live one)
     os.replace(temporary, final)
@@ -254,7 +254,7 @@ def check_model_dir(model_dir: Path, state: dict | None) -> None:
 def save_optimizer(optimizer: keras.optimizers.Optimizer, path: str | os.PathLike) -> Path:
     """Write an optimiser's variables (step count, moments) to an .npz file, atomically.
 
-    For resuming training: e.g. `save_optimizer(model.autoencoder_a.optimizer, dir / "adam_a.npz")`.
+    For resuming training: e.g. `save_optimizer(net.autoencoder_a.optimizer, dir / "adam_a.npz")`.
     """
     arrays = {f"{index:04d}": ops.convert_to_numpy(variable)
               for index, variable in enumerate(optimizer.variables)}

@@ -1,4 +1,4 @@
-"""The `swapface` command line: one subcommand per stage.
+"""The `swapface` command line: one subcommand per stage, its arguments and exit codes.
 
     swapface extract INPUT... -o OUTDIR [--every N] [--size 256] [--reference IMG ...]
     swapface diagnose FACES... -o OUTDIR
@@ -14,6 +14,8 @@ exit; `--debug` shows the traceback instead. Exit codes:
     1    nothing usable: no face found (extract), nothing converted (convert)
     2    an error: a bad option value (argparse), a missing or malformed input, a full disk
     130  interrupted (Ctrl-C or SIGTERM; training saves a checkpoint first, convert removes partial files)
+
+What each subcommand then does is in `swapface.commands`.
 """
 
 from __future__ import annotations
@@ -23,24 +25,9 @@ import logging
 import sys
 from pathlib import Path
 
-from swapface import files, media
+from swapface import commands, media
 
 log = logging.getLogger("swapface")
-
-
-def _identity(references: list[str], excluded: list[str] = (), threshold: float | None = None, face_settings=None):
-    """The identity filter that --reference/--exclude photos describe, or None without them."""
-    from swapface import faces
-
-    if not references:
-        if excluded:
-            raise ValueError("--exclude needs --reference photos of the person to keep")
-        return None
-    face_settings = face_settings or faces.FaceSettings()
-    return faces.IdentityFilter(
-        references=faces.reference_descriptors([media.read_image(p) for p in references], references, face_settings),
-        excluded=faces.reference_descriptors([media.read_image(p) for p in excluded], list(excluded), face_settings),
-        threshold=faces.SAME_PERSON if threshold is None else threshold)
 
 
 def _int_in(low: int, high: int | None = None):
@@ -103,24 +90,7 @@ def _extract_parser(sub) -> None:
     p.add_argument("--threshold", type=float, default=faces.SAME_PERSON,
                    help="identity filter: largest descriptor distance to a reference")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier extraction in OUTDIR")
-    p.set_defaults(run=_run_extract)
-
-
-def _run_extract(args) -> int:
-    from swapface.extract import ExtractSettings, extract
-    from swapface.faces import FaceSettings
-
-    face_settings = FaceSettings(detector=args.detector, detect_width=args.detect_width, upsample=args.upsample,
-                                 size=args.size)
-    settings = ExtractSettings(every=args.every, face_settings=face_settings, min_face=args.min_face,
-                               blur_threshold=args.blur, threshold=args.threshold)
-    identity = _identity(args.reference, args.exclude, args.threshold, face_settings)
-    report = extract(args.inputs, args.output, settings, identity, overwrite=args.overwrite)
-    print(report.summary())
-    if report.faces_kept == 0:
-        print(f"error: no usable face found in {len(args.inputs)} input(s)", file=sys.stderr)
-        return 1
-    return 0
+    p.set_defaults(run=commands.run_extract)
 
 
 def _diagnose_parser(sub) -> None:
@@ -129,25 +99,7 @@ def _diagnose_parser(sub) -> None:
                                    "or a wrong person show up before training. Writes diagnostics.json and .png.")
     p.add_argument("folders", nargs="+", metavar="FACES", help="folders of aligned faces (e.g. faces/a faces/b)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the report")
-    p.set_defaults(run=_run_diagnose)
-
-
-def _run_diagnose(args) -> int:
-    import json
-
-    from swapface import diagnose, figures
-
-    # Labels, not folder names, as keys: two folders both called "faces" would be one entry.
-    described = {label: diagnose.describe(folder)
-                 for label, folder in zip(diagnose.folder_labels(args.folders), args.folders)}
-    output = Path(args.output)
-    output.mkdir(parents=True, exist_ok=True)
-    files.write_bytes_atomic(output / "diagnostics.json", json.dumps(described, indent=1).encode())
-    figures.save(figures.diagnostics_figure(described), output / "diagnostics.png")
-    for name, stats in described.items():
-        print(diagnose.summary(name, stats))
-    print(f"report: {output / 'diagnostics.json'}, {output / 'diagnostics.png'}")
-    return 0
+    p.set_defaults(run=commands.run_diagnose)
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,24 +112,7 @@ def _demo_parser(sub) -> None:
     p.add_argument("--data", type=Path, default=ROOT / "data", help="the bundled data folder")
     p.add_argument("--weights", type=Path, default=ROOT / "weights", help="the bundled model")
     p.add_argument("-o", "--output", type=Path, default=Path("demo-output"), help="where results go")
-    p.set_defaults(run=_run_demo)
-
-
-def _run_demo(args) -> int:
-    from swapface import convert, saving, video
-
-    net = saving.load(args.weights)
-    a, b = net.names
-    side_by_side = video.VideoSettings(side_by_side=True)
-    for person, other in ((a, b), (b, a)):
-        report = convert.convert([args.data / person], args.output / f"{person}_to_{other}", net, other,
-                                 video_settings=side_by_side, overwrite=True)
-        print(f"{person} -> {other}: {report.images} before|after images in {report.output}")
-    clips = sorted((args.data / "video").glob("*.mp4"))
-    report = convert.convert(clips, args.output / "video", net, b, video_settings=side_by_side, overwrite=True)
-    for path in report.written:
-        print(f"video {a} -> {b}: {path}")
-    return 0
+    p.set_defaults(run=commands.run_demo)
 
 
 def _train_parser(sub) -> None:
@@ -233,39 +168,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--workers", type=_int_in(0, 64), default=defaults.workers, metavar="N",
                    help="augmentation processes (default: one per core but one; 0: none)")
     p.add_argument("--seed", type=int, default=defaults.seed, metavar="N")
-    p.set_defaults(run=_run_train)
-
-
-def _run_train(args) -> int:
-    import dataclasses
-
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    from swapface import checkpoints, devices, train
-    from swapface.losses import LossSettings
-
-    settings = train.TrainSettings(
-        preset=args.preset, batch_size=args.batch_size, iterations=args.iterations,
-        save_every=args.save_every, seed=args.seed, workers=args.workers,
-        match_colour=args.match_colour, freeze_encoder_for=args.freeze_encoder, minutes=args.minutes,
-        distribute=args.distribute, precision="mixed" if args.mixed_precision else args.precision,
-        names=tuple(args.names) if args.names else None, coverage=args.coverage, learned_mask=args.learned_mask,
-        loss=LossSettings(kind=args.loss, masked=args.mask_loss, eye_mouth=args.eye_mouth,
-                          edges=args.edges))
-    if args.recipe_2017:
-        settings = dataclasses.replace(settings, **train.RECIPE_2017)
-    state = checkpoints.load_state(args.model_dir)
-    if state is not None:
-        print(f"resuming {args.model_dir} from iteration {state['iteration']}")
-    print(f"maths in {devices.choose_policy(settings.precision)} (--precision {settings.precision})")
-    # The run's own news (rate, budget, resuming, growing) is worth reading: shown above the bar.
-    logging.getLogger("swapface.train").setLevel(logging.INFO)
-    with logging_redirect_tqdm():
-        history = train.train(args.faces_a, args.faces_b, args.model_dir, settings, pretrained=args.pretrained)
-    if history["a"]:
-        print(f"iteration {len(history['a'])}: loss a {history['a'][-1]:.4f}, b {history['b'][-1]:.4f}; "
-              f"model, preview.png and loss.png in {args.model_dir}")
-    return 0
+    p.set_defaults(run=commands.run_train)
 
 
 def _convert_parser(sub) -> None:
@@ -280,10 +183,11 @@ def _convert_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT", help="folder for the results")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--to", metavar="NAME", help="the person to swap to, by the name stored with the model")
-    who.add_argument("--direction", choices=["a2b", "b2a"], help="a2b: faces of A become B")
+    who.add_argument("--direction", choices=sorted(swap.DIRECTIONS), help="a2b: faces of A become B")
     p.add_argument("--mask", choices=swap.MASKS, default=defaults.mask,
                    help="face: the landmark hull raised over the forehead, inside the model's square")
-    p.add_argument("--color", choices=swap.COLORS, default=defaults.color, help="colour matching")
+    p.add_argument("--colour", choices=swap.COLOURS, default=defaults.colour, help="colour matching")
+    p.add_argument("--color", choices=swap.COLOURS, dest="colour", help=argparse.SUPPRESS)  # the old spelling
     p.add_argument("--seamless", action="store_true", help="Poisson blending on top of the mask")
     p.add_argument("--reference", nargs="+", default=[], metavar="IMG", help="swap only faces of this person")
     p.add_argument("--alignments", metavar="FILE", help="an extraction's alignments.json (or its folder): swap "
@@ -293,26 +197,7 @@ def _convert_parser(sub) -> None:
                                                           "(the metadata label stays)")
     p.add_argument("--no-smooth", action="store_true", help="video: no temporal smoothing of landmarks")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
-    p.set_defaults(run=_run_convert)
-
-
-def _run_convert(args) -> int:
-    from swapface import alignments, convert, saving, swap, video
-
-    net = saving.load(args.model_dir)
-    to = convert.resolve_side(net, args.to, args.direction)
-    identity = _identity(args.reference)
-    settings = swap.SwapSettings(mask=args.mask, color=args.color, seamless=args.seamless)
-    video_settings = video.VideoSettings(mark=not args.no_mark, side_by_side=args.side_by_side,
-                                         smooth=0.0 if args.no_smooth else video.VideoSettings().smooth)
-    known = alignments.landmarks_by_source(args.alignments) if args.alignments else None
-    report = convert.convert(args.inputs, args.output, net, to, settings, video_settings, identity, args.overwrite,
-                             alignments=known)
-    print(report.summary())
-    if not report.written:
-        print(f"error: nothing converted from {len(args.inputs)} input(s)", file=sys.stderr)
-        return 1
-    return 0
+    p.set_defaults(run=commands.run_convert)
 
 
 def _evaluate_parser(sub) -> None:
@@ -331,59 +216,7 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--video", metavar="CLIP", help="a clip of A, swapped to B for the flicker ratio")
     p.add_argument("--video-frames", type=_int_in(2), metavar="N", help="frames of the clip to check (default: 90)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for metrics.json and report.png")
-    p.set_defaults(run=_run_evaluate)
-
-
-REPORT_FILES = ("metrics.json", "report.png")  # what evaluate writes into OUTDIR
-
-
-def _check_report_folder(output: Path, inputs: list[str]) -> None:
-    """ValueError if writing the report into `output` could replace an input: the folder is
-    an input folder, holds an input file, or one of its report files is an input."""
-    folders = {Path(item).resolve() for item in inputs if Path(item).is_dir()}
-    files = {Path(item).resolve() for item in inputs if not Path(item).is_dir()}
-    where = output.resolve()
-    if where in folders or any(path.parent == where for path in files) \
-            or any((where / name) in files for name in REPORT_FILES):
-        raise ValueError(f"{output}: holds evaluated frames or references; choose another folder "
-                         f"for {' and '.join(REPORT_FILES)}")
-
-
-def _run_evaluate(args) -> int:
-    output = Path(args.output)
-    given = [args.video, args.references]  # optional single files
-    _check_report_folder(output, [*args.a, *args.b, *(args.ref_a or []), *(args.ref_b or []),
-                                  *(item for item in given if item)])
-    # Before the work, not after it: OUTDIR a file, or another evaluate writing there, fails at once.
-    with files.lock_folder(output, "swapface evaluate"):
-        return _evaluate_into(output, args)
-
-
-def _evaluate_into(output: Path, args) -> int:
-    import dataclasses
-
-    from swapface import evaluate, figures, metrics, saving
-
-    net = saving.load(args.model_dir)
-    settings = evaluate.EvalSettings()
-    if args.video_frames:
-        settings = dataclasses.replace(settings, video_frames=args.video_frames)
-    refs = {"a": args.ref_a, "b": args.ref_b}
-    if args.references:
-        saved = metrics.load_references(args.references)
-        for side, name in zip("ab", net.names):
-            if refs[side] is None and name not in saved:
-                raise ValueError(f"{args.references}: holds references of {', '.join(sorted(saved))}, not of {name}")
-            refs[side] = refs[side] or saved[name]
-    results = evaluate.evaluate(net, args.a, args.b, refs["a"], refs["b"], args.video, settings)
-    evaluate.write_report(results, output / "metrics.json")
-    examples = {"a2b": evaluate.example_faces(net, args.a, "b", settings),
-                "b2a": evaluate.example_faces(net, args.b, "a", settings)}
-    # The report shows swapped faces: figures.save labels it as synthetic like any other output.
-    figures.save(figures.report_figure(results, examples), output / "report.png")
-    print(evaluate.summary(results))
-    print(f"metrics.json and report.png in {output}")
-    return 0
+    p.set_defaults(run=commands.run_evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

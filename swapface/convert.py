@@ -2,7 +2,9 @@
 
 Outputs mirror the input names inside the output folder (`photo.jpg` -> `OUT/photo.jpg`,
 `clip.mp4` -> `OUT/clip.mp4`), are labelled synthetic, and never replace an input. An
-existing output is kept unless `overwrite` is set.
+existing output is kept unless `overwrite` is set. Each image goes through `convert_image`,
+each video through `video.convert_video`; both finish their pictures with `video.finish`
+(input | output side by side, the visible mark).
 
 Example:
     >>> from swapface import convert, saving
@@ -48,14 +50,9 @@ def resolve_side(net: models.FaceSwapModel, to: str | None = None, direction: st
     """The decoder side ("a" or "b") to draw with, from `--to NAME` or `--direction a2b|b2a`."""
     if to is not None:
         return net.side(to)
-    if direction in ("a2b", "b2a"):
-        return direction[-1]
+    if direction in swap.DIRECTIONS:
+        return swap.DIRECTIONS[direction][1]
     raise ValueError(f"say who to swap to: a name ({' or '.join(net.names)}) or a direction a2b or b2a")
-
-
-def side_by_side(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """Input | output, uint8 BGR (H, 2W, 3)."""
-    return np.hstack([before, after])
 
 
 def _output_path(source: Path, output: Path) -> Path:
@@ -92,12 +89,90 @@ def _name_max(folder: Path) -> int:
         return 255
 
 
+def _name_problem(dst: Path, overwrite: bool, name_max: int) -> str | None:
+    """Why `dst` cannot be written, or None: its name too long for the folder, or it exists."""
+    length = len(os.fsencode(dst.name))  # only the output's can be too long: inputs' fit, temporary ones are short
+    if length > name_max:
+        return f"output name too long ({length} bytes, {dst.parent} holds {name_max}): rename the input"
+    if dst.exists() and not overwrite:
+        return f"{dst} exists (use --overwrite to replace it)"
+    return None
+
+
 def _jobs(frame: np.ndarray, known: list[np.ndarray] | None, net: models.FaceSwapModel, settings: swap.SwapSettings,
           identity: faces.IdentityFilter | None) -> list[swap.FaceJob]:
     """The faces to swap in one image: its `known` landmarks from the alignments, else detected."""
     if known is None:
         return swap.find_jobs([frame], net.settings, settings, identity)
     return [swap.face_job(0, points, net.settings) for points in known]
+
+
+class Skipped(Exception):
+    """Why one input is not converted: said in the report's summary, and the run goes on."""
+
+
+def convert_image(src: Path, dst: Path, net: models.FaceSwapModel, to: str,
+                  settings: swap.SwapSettings = swap.SwapSettings(),
+                  video_settings: video.VideoSettings = video.VideoSettings(),
+                  identity: faces.IdentityFilter | None = None, known: list[np.ndarray] | None = None) -> int:
+    """Swap the faces of image file `src` to person `to` and write the labelled result to `dst`.
+
+    `known` lists the image's (68, 2) landmarks from an extraction's alignments; without
+    them its faces are detected. Returns the number of faces swapped; raises Skipped (or
+    MediaError for an unreadable file) where nothing can be written.
+    """
+    frame = media.read_image(src)
+    problems = sorted({alignments.landmarks_problem(points, frame.shape) for points in known or []} - {None})
+    if problems:  # a face that cannot be swapped must not count as converted
+        raise Skipped(f"alignments: {', '.join(problems)}")
+    jobs = _jobs(frame, known, net, settings, identity)
+    if not jobs:
+        raise Skipped("no face found")
+    swapped = swap.swap_frames([frame], net, to, settings, jobs=jobs)[0]
+    provenance.write_image(dst, video.finish(frame, swapped, video_settings))
+    return len(jobs)
+
+
+def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapModel, to: str,
+             settings: swap.SwapSettings, video_settings: video.VideoSettings, identity: faces.IdentityFilter | None,
+             overwrite: bool, progress: bool, alignments: dict[Path, list[np.ndarray]] | None) -> ConvertReport:
+    """`convert` once its plan is checked and the output folder locked: images first, then videos."""
+    report = ConvertReport(output=output)
+    name_max = _name_max(output)
+    writable = []
+    for src, dst in plan:
+        why = _name_problem(dst, overwrite, name_max)
+        if why is None:
+            writable.append((src, dst))
+        else:
+            report.skipped.append((str(src), why))
+    images = [(src, dst) for src, dst in writable if not media.is_video(src)]
+    videos = [(src, dst) for src, dst in writable if media.is_video(src)]
+    for src, dst in tqdm(images, desc="convert images", unit="image", disable=not progress or not images):
+        try:
+            known = (alignments or {}).get(src.resolve())  # None: not listed, so its faces are detected
+            report.faces += convert_image(src, dst, net, to, settings, video_settings, identity, known)
+        except (media.MediaError, Skipped) as err:
+            report.skipped.append((str(src), err.reason if isinstance(err, media.MediaError) else str(err)))
+            continue
+        frames = media.frames_in(src)
+        if frames > 1:  # an image output holds one picture: say what was left out
+            report.notes.append((str(src), f"only the first of its {frames} frames or pages converted"))
+        if dst.name != _output_path(src, output).name:
+            report.notes.append((str(src), f"written as {dst.name}: another input has its name"))
+        report.images += 1
+        report.written.append(dst)
+    for src, dst in videos:
+        try:
+            result = video.convert_video(src, dst, net, to, settings, video_settings, identity, progress)
+        except media.MediaError as err:
+            report.skipped.append((str(src), err.reason))
+            continue
+        report.videos += 1
+        report.faces += result.faces
+        report.written.append(dst)
+        report.notes += [(str(src), note) for note in result.notes]
+    return report
 
 
 def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapModel, to: str,
@@ -120,66 +195,3 @@ def convert(inputs: list[str | Path], output: str | Path, net: models.FaceSwapMo
         raise ValueError(f"{clashes[0]}: output would overwrite an input; choose another output folder")
     with files.lock_folder(output, "swapface convert"):  # two runs into one folder would mix their outputs
         return _convert(plan, output, net, to, settings, video_settings, identity, overwrite, progress, alignments)
-
-
-def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapModel, to: str,
-             settings: swap.SwapSettings, video_settings: video.VideoSettings, identity: faces.IdentityFilter | None,
-             overwrite: bool, progress: bool, alignments: dict[Path, list[np.ndarray]] | None) -> ConvertReport:
-    report = ConvertReport(output=output)
-    name_max, fitting = _name_max(output), []
-    for src, dst in plan:  # only the output's name can be too long: inputs' names fit, temporary ones are short
-        length = len(os.fsencode(dst.name))
-        if length > name_max:
-            report.skipped.append((str(src), f"output name too long ({length} bytes, {output} holds {name_max}): "
-                                             "rename the input"))
-        else:
-            fitting.append((src, dst))
-    plan = fitting
-    images = [(src, dst) for src, dst in plan if not media.is_video(src)]
-    videos = [(src, dst) for src, dst in plan if media.is_video(src)]
-    for src, dst in tqdm(images, desc="convert images", unit="image", disable=not progress or not images):
-        if dst.exists() and not overwrite:
-            report.skipped.append((str(src), f"{dst} exists (use --overwrite to replace it)"))
-            continue
-        try:
-            frame = media.read_image(src)
-        except media.MediaError as err:
-            report.skipped.append((str(src), err.reason))
-            continue
-        frames = media.frames_in(src)
-        if frames > 1:  # an image output holds one picture: say what was left out
-            report.notes.append((str(src), f"only the first of its {frames} frames or pages converted"))
-        known = (alignments or {}).get(src.resolve())  # None: not listed, so its faces are detected
-        problems = sorted({alignments.landmarks_problem(points, frame.shape) for points in known or []} - {None})
-        if problems:  # a face that cannot be swapped must not count as converted
-            report.skipped.append((str(src), f"alignments: {', '.join(problems)}"))
-            continue
-        jobs = _jobs(frame, known, net, settings, identity)
-        if not jobs:
-            report.skipped.append((str(src), "no face found"))
-            continue
-        result = swap.swap_frames([frame], net, to, settings, jobs=jobs)[0]
-        if video_settings.side_by_side:
-            result = side_by_side(frame, result)
-        if video_settings.mark:
-            result = provenance.add_mark(result)
-        provenance.write_image(dst, result)
-        if dst.name != _output_path(src, output).name:
-            report.notes.append((str(src), f"written as {dst.name}: another input has its name"))
-        report.images += 1
-        report.faces += len(jobs)
-        report.written.append(dst)
-    for src, dst in videos:
-        if dst.exists() and not overwrite:
-            report.skipped.append((str(src), f"{dst} exists (use --overwrite to replace it)"))
-            continue
-        try:
-            result = video.convert_video(src, dst, net, to, settings, video_settings, identity, progress)
-        except media.MediaError as err:
-            report.skipped.append((str(src), err.reason))
-            continue
-        report.videos += 1
-        report.faces += result.faces
-        report.written.append(dst)
-        report.notes += [(str(src), note) for note in result.notes]
-    return report

@@ -367,7 +367,7 @@ def grow(small: FaceSwapModel, settings: ModelSettings | str) -> FaceSwapModel:
     return dataclasses.replace(big, names=small.names)
 
 
-def encode_decode(model: FaceSwapModel, faces: np.ndarray, side: str,
+def encode_decode(net: FaceSwapModel, faces: np.ndarray, side: str,
                   batch_size: int = 64, mask: bool = False) -> np.ndarray:
     """Run faces (N, S, S, 3) float32 in [0, 1] through the encoder and decoder of `side`.
 
@@ -377,9 +377,9 @@ def encode_decode(model: FaceSwapModel, faces: np.ndarray, side: str,
     the compiled function `predict_on_batch` keeps. Returns float32 (N, S, S, 3) in [0, 1];
     with `mask`, (N, S, S, 4): the learned mask last (a model without one gives ones there).
     """
-    autoencoder = model.autoencoder(side)
+    autoencoder = net.autoencoder(side)
     faces = np.asarray(faces, dtype=np.float32)
-    size = model.settings.image_size
+    size = net.settings.image_size
     outputs = []
     for start in range(0, len(faces), batch_size):
         chunk = faces[start:start + batch_size]

@@ -200,7 +200,7 @@ class _Unsigned(Exception):
 
 
 def label_video(path: str | Path) -> str | None:
-    """Add the XMP label (a top-level `uuid` box) and a C2PA manifest to an mp4 written by `videoio.VideoWriter`.
+    """Add the XMP label (a top-level `uuid` box) and a C2PA manifest to an mp4 written by `mp4.VideoWriter`.
 
     Done in place on a file that is not yet at its final name (see `video.convert_video`):
     the box is appended, which ISO base media readers allow anywhere at the top level; the

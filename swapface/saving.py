@@ -62,11 +62,11 @@ def _halve(path: str) -> None:
     os.replace(half, path)
 
 
-def save(model: FaceSwapModel, directory: str | os.PathLike, names=None,
+def save(net: FaceSwapModel, directory: str | os.PathLike, names=None,
          extra: dict | None = None, float16: bool = False) -> Path:
     """Write encoder/decoder_a/decoder_b `.weights.h5` and `config.json` into `directory`.
 
-    `names` is ("obama", "trump") or {"a": ..., "b": ...} (default: `model.names`); `extra`
+    `names` is ("obama", "trump") or {"a": ..., "b": ...} (default: `net.names`); `extra`
     is stored as config["extra"] (e.g. the training step). `float16` stores the arrays at
     half size, for a bundle (loading casts them back to the model's float32; each weight
     moves by at most 1/2048 of itself). The config is written last, so a directory with a
@@ -75,18 +75,18 @@ def save(model: FaceSwapModel, directory: str | os.PathLike, names=None,
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for part in PARTS:
-        write = getattr(model, part).save_weights
+        write = getattr(net, part).save_weights
         files.atomic_write(directory / f"{part}.weights.h5",
                            (lambda path, write=write: (write(path), _halve(path))) if float16 else write)
-    first, second = _names(model.names if names is None else names)
-    config = {"preset": model.settings.name, "settings": dataclasses.asdict(model.settings),
+    first, second = _names(net.names if names is None else names)
+    config = {"preset": net.settings.name, "settings": dataclasses.asdict(net.settings),
               "names": {"a": first, "b": second}, "extra": extra or {},
               "storage": "float16" if float16 else "float32",
               # HDF5 loads a file with a damaged byte range without a word: `load` checks these.
               "sha256": {f"{part}.weights.h5": file_sha256(directory / f"{part}.weights.h5") for part in PARTS}}
     text = json.dumps(config, indent=2) + "\n"
     files.write_text_atomic(directory / CONFIG_FILE, text)
-    log.info("saved %s model to %s", model.settings.name, directory)
+    log.info("saved %s model to %s", net.settings.name, directory)
     return directory
 
 

@@ -28,7 +28,9 @@ from swapface import faces, geometry, model as models, regions, warp
 log = logging.getLogger(__name__)
 
 MASKS = ("rect", "hull", "hull+rect", "face", "learned")
-COLORS = ("none", "avg", "lab", "hist")
+# The two ways a model swaps: (source side, target side). "a2b": faces of A drawn by decoder B.
+DIRECTIONS = {"a2b": ("a", "b"), "b2a": ("b", "a")}
+COLOURS = ("none", "avg", "lab", "hist")
 
 
 @dataclass(frozen=True)
@@ -39,15 +41,15 @@ class SwapSettings:
     forehead: float = 0.25  # "face" mask: how far above the brows, in brow-to-chin heights (regions.face_outline)
     erode: float = 0.05  # shrink the mask by this share of the face size, so edges stay inside
     feather: float = 0.08  # blur the mask edge over this share of the face size
-    color: str = "lab"  # "none", "avg" (mean shift), "lab" (Reinhard transfer), "hist" (histograms)
+    colour: str = "lab"  # "none", "avg" (mean shift), "lab" (Reinhard transfer), "hist" (histograms)
     seamless: bool = False  # Poisson (seamless) cloning on top: smooth seams, slower
     faces: faces.FaceSettings = field(default_factory=faces.FaceSettings)  # detection settings
 
     def __post_init__(self):
         if self.mask not in MASKS:
             raise ValueError(f"unknown mask {self.mask!r}: use one of {', '.join(MASKS)}")
-        if self.color not in COLORS:
-            raise ValueError(f"unknown colour mode {self.color!r}: use one of {', '.join(COLORS)}")
+        if self.colour not in COLOURS:
+            raise ValueError(f"unknown colour mode {self.colour!r}: use one of {', '.join(COLOURS)}")
 
 
 def model_input(frame: np.ndarray, matrix: np.ndarray, size: int = 64) -> np.ndarray:
@@ -118,7 +120,7 @@ def _mean_std(image: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.nda
     return mean.ravel(), std.ravel()
 
 
-def color_transfer(new: np.ndarray, old: np.ndarray, mask: np.ndarray, mode: str = "lab") -> np.ndarray:
+def colour_transfer(new: np.ndarray, old: np.ndarray, mask: np.ndarray, mode: str = "lab") -> np.ndarray:
     """Match the colours of `new` to `old` inside `mask`; float32 BGR (H, W, 3) in 0..255 both.
 
     "avg" shifts the mean of each channel; "lab" (Reinhard et al. 2001) matches the mean and
@@ -146,7 +148,7 @@ def color_transfer(new: np.ndarray, old: np.ndarray, mask: np.ndarray, mode: str
         out, used = new.copy(), mask > 0
         out[used] = match_histograms(new[used], old[inside.astype(bool)], channel_axis=-1)
         return out
-    raise ValueError(f"unknown colour mode {mode!r}: use one of {', '.join(COLORS)}")
+    raise ValueError(f"unknown colour mode {mode!r}: use one of {', '.join(COLOURS)}")
 
 
 def face_region(shape: tuple[int, ...], matrix: np.ndarray, size: int = 64,
@@ -189,7 +191,7 @@ def _blend_region(region: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray
     mask = make_mask(region.shape, landmarks, matrix, settings.mask, settings.erode, settings.feather, size,
                      coverage, settings.forehead, learned)
     old = region.astype(np.float32)
-    pasted = color_transfer(pasted, old, mask, settings.color)
+    pasted = colour_transfer(pasted, old, mask, settings.colour)
     if settings.seamless and (mask > 0.5).any():
         binary = (mask > 0.5).astype(np.uint8) * 255
         x, y, w, h = cv2.boundingRect(binary)

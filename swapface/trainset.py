@@ -3,7 +3,7 @@
 Each side is a folder from `swapface extract` (or a uint8 BGR (N, S, S, 3) array). Before
 hours of training go into them they are checked (`check`); then decoded, with the region
 weights of the masked loss as a fourth channel (`load`), a few held out to preview
-(`split`), and cut at the model's coverage (`view`).
+(`split`), and cut at the model's coverage (`view`, `model_view`).
 
 Example:
     >>> from swapface import extract, trainset
@@ -93,3 +93,11 @@ def view(settings: warp.WarpSettings, size: int, coverage: float, source) -> war
     crop its `coverage` asks for (`geometry.view_coverage` of the crops' recorded coverage)."""
     crop = geometry.CROP_COVERAGE if isinstance(source, np.ndarray) else alignments.crop_coverage(source)
     return dataclasses.replace(settings, size=size, coverage=geometry.view_coverage(crop, coverage))
+
+
+def model_view(net, crops: np.ndarray, folder: str | Path | None = None) -> np.ndarray:
+    """Aligned crops (uint8 BGR (N, S, S, 3 or 4), extracted into `folder`) as the model `net`
+    sees them in training: float32 (N, size, size, 3) inputs at its size and coverage, undistorted."""
+    settings = view(warp.WarpSettings(), net.settings.image_size, net.settings.coverage,
+                    crops if folder is None else folder)
+    return warp.model_inputs(crops[..., :3], settings)

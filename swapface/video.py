@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import faces, files, media, model as models, provenance, swap, videoio
+from swapface import faces, files, media, model as models, mp4, provenance, swap, videoio
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,14 @@ class VideoSettings:
     match_distance: float = 0.3  # a face continues a track if it moved less than this x face width
     crf: int = 18  # x264 quality: lower is better and larger; 18 looks lossless
     mark: bool = True  # draw the visible "synthetic" mark (the metadata label is always written)
-    side_by_side: bool = False  # write input | output next to each other
+    side_by_side: bool = False  # write input | output next to each other (photos too, see `finish`)
+
+
+def finish(before: np.ndarray, after: np.ndarray, settings: VideoSettings = VideoSettings()) -> np.ndarray:
+    """The picture written for one swapped photo or video frame (uint8 BGR): input | output
+    side by side where `settings.side_by_side`, with the visible mark where `settings.mark`."""
+    picture = np.hstack([before, after]) if settings.side_by_side else after
+    return provenance.add_mark(picture) if settings.mark else picture
 
 
 @dataclass
@@ -224,7 +231,7 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
     tracker = FaceTracker(video_settings, settings.faces, identity)
     timeline = ConstantRate(info.fps)
     start = time.perf_counter()
-    encoder = videoio.VideoWriter(partial, padded, info.fps, source, video_settings.crf,
+    encoder = mp4.VideoWriter(partial, padded, info.fps, source, video_settings.crf,
                                   tags=provenance.video_tags(), name=output, aspect=info.aspect)
     report.notes += [*info.notes, *encoder.notes]
     bar = tqdm(total=info.frames or None, unit="frame", desc="convert", disable=not progress)
@@ -235,9 +242,7 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
                     for index, frame in enumerate(frames) for points in tracker.step(frame)]
             swapped = swap.swap_frames(frames, net, to, settings, jobs=jobs)
             for (seconds, before), after in zip(batch, swapped):
-                frame = np.hstack([before, after]) if video_settings.side_by_side else after
-                if video_settings.mark:
-                    frame = provenance.add_mark(frame)
+                frame = finish(before, after, video_settings)
                 if padded != frame.shape[1::-1]:
                     frame = cv2.copyMakeBorder(frame, 0, padded[1] - frame.shape[0], 0, padded[0] - frame.shape[1],
                                                cv2.BORDER_REPLICATE)

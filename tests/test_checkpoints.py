@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -162,42 +161,56 @@ def test_a_second_trainer_on_the_same_folder_is_refused(aligned, tmp_path):
             train.train(*aligned, tmp_path / "m", SETTINGS, progress=False)
 
 
+# Runs `swapface train` and SIGKILLs it at a chosen point: in the second save, after the first
+# Adam state of the snapshot is written and before the second one and state.json. No timing:
+# the kill lands there on any machine, however loaded. Before dying it lists its augmentation
+# workers, which must not outlive it.
+KILLED_IN_A_SAVE = """
+import json, os, signal, sys
+import psutil
+from swapface import checkpoints, cli
+
+real, calls = checkpoints.save_optimizer, []
+
+def save_then_die(optimizer, path):
+    real(optimizer, path)
+    calls.append(path)
+    if len(calls) == 3:  # the first snapshot wrote two Adam states; this is the second snapshot's first
+        workers = [child.pid for child in psutil.Process().children(recursive=True)]
+        open(sys.argv[1], "w").write(json.dumps(workers))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+checkpoints.save_optimizer = save_then_die
+cli.main(sys.argv[2:])
+"""
+
+
 @pytest.mark.slow
 def test_sigkilled_training_resumes_where_its_checkpoint_was(aligned, tmp_path):
     psutil = pytest.importorskip("psutil")  # comes with ipykernel, in the dev extras
     model_dir = tmp_path / "m"
-    command = [sys.executable, "-m", "swapface.cli", "train", *map(str, aligned), "-m", str(model_dir),
-               "--preset", "tiny", "--batch-size", "4", "--save-every", "2", "--workers", "1"]
+    command = ["train", *map(str, aligned), "-m", str(model_dir), "--preset", "tiny", "--batch-size", "4",
+               "--save-every", "2", "--workers", "1"]
     with open(tmp_path / "log.txt", "wb") as log_file:  # a file, not a pipe: tqdm must never block
-        process = subprocess.Popen([*command, "--iterations", "100000"], cwd=ROOT, stdout=log_file,
-                                   stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 120
-            while not (model_dir / "latest" / checkpoints.STATE_FILE).is_file():
-                assert process.poll() is None, (tmp_path / "log.txt").read_text()
-                assert time.monotonic() < deadline, "no checkpoint after 120 s"
-                time.sleep(0.05)
-            workers = psutil.Process(process.pid).children(recursive=True)
-            # Now kill it in the middle of a later save: while a snapshot is half written.
-            while not any(p.name.endswith(".tmp") for p in (model_dir / checkpoints.CHECKPOINTS).iterdir()):
-                assert process.poll() is None, (tmp_path / "log.txt").read_text()
-                assert time.monotonic() < deadline, "never caught a save in progress"
-                time.sleep(0.002)
-        finally:
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+        killed = subprocess.run([sys.executable, "-c", KILLED_IN_A_SAVE, str(tmp_path / "workers.json"), *command,
+                                 "--iterations", "100000"], cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+                                timeout=300)
+    assert killed.returncode == -signal.SIGKILL, (tmp_path / "log.txt").read_text()
+    workers = [psutil.Process(pid) for pid in json.loads((tmp_path / "workers.json").read_text())
+               if psutil.pid_exists(pid)]
     _, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, "augmentation workers outlived the killed trainer"
 
     half = [p for p in (model_dir / checkpoints.CHECKPOINTS).iterdir() if p.name.endswith(".tmp")]
     assert half, "the kill was meant to land during a save"
+    assert not (half[0] / checkpoints.STATE_FILE).exists()  # the snapshot is half written
     saved = checkpoints.load_state(model_dir)
     done = saved["iteration"]
-    assert done >= 2 and len(saved["losses"]["a"]) == done
+    assert done >= 2 and len(saved["losses"]["a"]) == done  # a save before, complete
     assert f"{done:08d}" in str((model_dir / "latest").resolve())  # the last complete snapshot
     assert saving.load(model_dir).settings.name == "tiny"  # whatever the kill interrupted
-    rerun = subprocess.run([*command, "--iterations", str(done + 2)], cwd=ROOT, capture_output=True,
-                           text=True, timeout=180)
+    rerun = subprocess.run([sys.executable, "-m", "swapface.cli", *command, "--iterations", str(done + 2)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=180)
     assert rerun.returncode == 0, rerun.stderr
     assert f"from iteration {done}" in rerun.stdout
     final = checkpoints.load_state(model_dir)
@@ -208,13 +221,13 @@ def test_sigkilled_training_resumes_where_its_checkpoint_was(aligned, tmp_path):
 
 def test_optimizer_state_round_trip(tmp_path):
     faces = np.random.default_rng(0).random((4, 64, 64, 3), dtype=np.float32)
-    model = sm.build("tiny")
-    model.autoencoder_a.train_on_batch(faces, faces)
-    path = checkpoints.save_optimizer(model.autoencoder_a.optimizer, tmp_path / "adam_a.npz")
+    net = sm.build("tiny")
+    net.autoencoder_a.train_on_batch(faces, faces)
+    path = checkpoints.save_optimizer(net.autoencoder_a.optimizer, tmp_path / "adam_a.npz")
     fresh = sm.build("tiny")
     optimizer = fresh.autoencoder_a.optimizer
     checkpoints.load_optimizer(optimizer, fresh.autoencoder_a.trainable_variables, path)
-    for old, new in zip(model.autoencoder_a.optimizer.variables, optimizer.variables):
+    for old, new in zip(net.autoencoder_a.optimizer.variables, optimizer.variables):
         np.testing.assert_array_equal(ops.convert_to_numpy(old), ops.convert_to_numpy(new))
     with pytest.raises(ValueError, match="does not fit"):
         lite = sm.build("lite")

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from swapface import alignments, cli, files, media, model, provenance, saving
+from swapface import alignments, cli, convert, files, media, model, provenance, saving, video
 
 
 @pytest.fixture(scope="module")
@@ -14,6 +14,39 @@ def tiny_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
     saving.save(model.build("tiny"), folder, names=("obama", "trump"))
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_dir):
+    """The tiny model with its people's names, as convert loads it."""
+    return saving.load(tiny_dir)
+
+
+def test_a_folder_is_mirrored_and_existing_outputs_kept(tiny, data_dir, tmp_path):
+    report = convert.convert([data_dir / "trump"], tmp_path, tiny, "obama", progress=False)
+    names = sorted(p.name for p in (data_dir / "trump").glob("*.jpg"))
+    assert sorted(p.name for p in tmp_path.glob("*.jpg")) == names and report.images == len(names)
+    assert provenance.read_label(tmp_path / names[0]) == provenance.LABEL
+    again = convert.convert([data_dir / "trump"], tmp_path, tiny, "obama", progress=False)
+    assert again.images == 0 and len(again.skipped) == len(names) and "exists" in again.skipped[0][1]
+    with pytest.raises(ValueError, match="overwrite an input"):
+        convert.convert([data_dir / "trump"], data_dir / "trump", tiny, "obama", progress=False)
+
+
+def test_side_is_chosen_by_name_or_direction(tiny):
+    assert convert.resolve_side(tiny, to="trump") == "b"
+    assert convert.resolve_side(tiny, direction="b2a") == "a"
+    with pytest.raises(ValueError, match="obama or trump"):
+        convert.resolve_side(tiny)
+
+
+def test_photos_and_video_frames_are_finished_alike(frame):
+    swapped = 255 - frame
+    both = video.finish(frame, swapped, video.VideoSettings(side_by_side=True, mark=False))
+    assert np.array_equal(both, np.hstack([frame, swapped]))  # input | output
+    marked = video.finish(frame, swapped)  # the defaults: the output alone, marked
+    changed = np.argwhere(np.any(marked != swapped, axis=2))
+    assert len(changed) and changed.min(axis=0).tolist() > [frame.shape[0] * 0.8, frame.shape[1] * 0.8]  # a corner only
 
 
 def test_inputs_with_the_same_name_each_get_their_own_output(data_dir, tiny_dir, tmp_path, capsys):
@@ -81,7 +114,7 @@ def test_converted_image_is_cut_at_the_models_coverage(data_dir, tmp_path):
     """A model trained at coverage 0.8 is fed 0.8 crops by convert, as by swap_frames."""
     import dataclasses
 
-    from swapface import convert, swap
+    from swapface import swap
 
     net = model.build("tiny")
     net = dataclasses.replace(net, settings=dataclasses.replace(net.settings, coverage=0.8), names=("obama", "trump"))

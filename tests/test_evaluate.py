@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from swapface import cli, evaluate, faces, files, geometry, media, metrics, model, provenance, saving, swap, warp
+from swapface import cli, evaluate, faces, files, geometry, media, metrics, model, provenance, report, saving, swap, warp
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +81,8 @@ def test_cli_uses_saved_references_and_names_a_person_they_lack(tiny, data_dir, 
 
 
 def test_report_is_strict_json(tmp_path):
-    path = evaluate.write_report({"error": float("nan"), "share": np.float32(0.5), "distances": np.arange(2.0)},
-                                 tmp_path / "metrics.json")
+    path = report.write_metrics({"error": float("nan"), "share": np.float32(0.5), "distances": np.arange(2.0)},
+                                tmp_path / "metrics.json")
     assert json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON")) == \
         {"error": None, "share": 0.5, "distances": [0.0, 1.0]}
 
@@ -120,9 +120,9 @@ def test_report_png_is_labelled_synthetic(tiny, data_dir, tmp_path):
     saving.save(tiny, tmp_path / "model")
     assert cli.main(["evaluate", "-m", str(tmp_path / "model"), "--a", str(data_dir / "obama"),
                      "--b", str(data_dir / "trump"), "-o", str(tmp_path / "eval")]) == 0
-    report = tmp_path / "eval" / "report.png"
-    assert provenance.read_label(report) == provenance.LABEL
-    assert provenance.digital_source_type(report) == provenance.DIGITAL_SOURCE_TYPE
+    figure = tmp_path / "eval" / "report.png"
+    assert provenance.read_label(figure) == provenance.LABEL
+    assert provenance.digital_source_type(figure) == provenance.DIGITAL_SOURCE_TYPE
 
 
 def test_a_perfect_decoder_with_the_default_mask_is_recognised_as_the_target(data_dir):

@@ -11,8 +11,8 @@ from swapface import model as sm
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _param_count(model):
-    return model.encoder.count_params() + model.decoder_a.count_params() + model.decoder_b.count_params()
+def _param_count(net):
+    return net.encoder.count_params() + net.decoder_a.count_params() + net.decoder_b.count_params()
 
 
 def test_original_has_2017_size():
@@ -75,15 +75,15 @@ def test_pixel_shuffle_serializes():
 
 
 def test_encoder_is_shared(faces):
-    model = sm.build("tiny")
-    assert model.autoencoder_a.get_layer("encoder") is model.encoder
-    assert model.autoencoder_b.get_layer("encoder") is model.encoder
-    before = sm.encode_decode(model, faces, "b")
-    decoder_b = [w.copy() for w in model.decoder_b.get_weights()]
-    model.autoencoder_a.train_on_batch(faces, faces)
+    net = sm.build("tiny")
+    assert net.autoencoder_a.get_layer("encoder") is net.encoder
+    assert net.autoencoder_b.get_layer("encoder") is net.encoder
+    before = sm.encode_decode(net, faces, "b")
+    decoder_b = [w.copy() for w in net.decoder_b.get_weights()]
+    net.autoencoder_a.train_on_batch(faces, faces)
     # Training side A moved side B's output, and only through the encoder.
-    assert not np.array_equal(sm.encode_decode(model, faces, "b"), before)
-    for old, new in zip(decoder_b, model.decoder_b.get_weights()):
+    assert not np.array_equal(sm.encode_decode(net, faces, "b"), before)
+    for old, new in zip(decoder_b, net.decoder_b.get_weights()):
         np.testing.assert_array_equal(old, new)
 
 

@@ -80,7 +80,7 @@ GREY_STD = 2.0  # per-face pixel std (0-255) of a flat square is 0; a drawn face
 def check_training(tmp: Path) -> None:
     import numpy as np
 
-    from swapface import batches, checkpoints, evaluate, model, saving, train
+    from swapface import batches, checkpoints, model, saving, train, trainset
 
     params = NOTEBOOKS["2_train.ipynb"]
     for person in ("obama", "trump"):  # extracted by the notebook itself
@@ -97,7 +97,7 @@ def check_training(tmp: Path) -> None:
     assert (run / "continued" / train.PREVIEW_FILE).stat().st_size > 1000
     net = saving.load(run / "continued")
     for side, person in zip("ab", ("obama", "trump")):
-        inputs = evaluate.model_view(net, batches.load_faces(tmp / "faces" / person)[:4], tmp / "faces" / person)
+        inputs = trainset.model_view(net, batches.load_faces(tmp / "faces" / person)[:4], tmp / "faces" / person)
         drawn = model.encode_decode(net, inputs, side)
         spread = drawn.std(axis=(1, 2, 3)) * 255
         assert (spread > 5 * GREY_STD).all(), spread  # each reconstruction has structure
@@ -137,7 +137,7 @@ def check_prediction(tmp: Path) -> None:
 def check_evaluation(tmp: Path) -> None:
     import numpy as np
 
-    from swapface import evaluate, videoio
+    from swapface import report, videoio
 
     metrics = json.loads((tmp / "evaluate" / "metrics.json").read_text())  # strict JSON: no NaN
     count = NOTEBOOKS["4_evaluate.ipynb"]["FRAMES"]  # FRAMES reached the notebook: all swapped, saved references
@@ -156,12 +156,12 @@ def check_evaluation(tmp: Path) -> None:
     frames = videoio.video_info(ROOT / "data" / "video" / "obama_silent_b.mp4").frames
     for key in ("video", "video_unsmoothed"):  # smoothing on and off, every frame of the clip
         assert metrics[key]["frames"] == frames and metrics[key]["flicker_ratio"] > 0
-    ablation = metrics["color_ablation"]
+    ablation = metrics["colour_ablation"]
     assert set(ablation) == {"none", "avg", "lab"}
     assert all(0 <= row["recognised as target"] <= row["share nearer target"] <= 1 for row in ablation.values())
     # colour transfer matches the face's mean colour to the frame's: far closer than no correction
     assert ablation["lab"]["colour difference (delta E)"] < ablation["none"]["colour difference (delta E)"]
-    assert evaluate.summary(metrics)  # a reloaded metrics.json (None for NaN) still summarises
+    assert report.summary(metrics)  # a reloaded metrics.json (None for NaN) still summarises
     assert (tmp / "evaluate" / "report.png").stat().st_size > 10_000
 
 
@@ -275,8 +275,8 @@ def test_explore_is_live_in_jupyter_and_a_figure_headless(monkeypatch):
 
     defaults = swap.SwapSettings()  # the controls of notebook 3 start at the swap's own defaults
     signature = inspect.signature(figures.swap_settings_figure).parameters
-    assert {name: signature[name].default for name in ("mask", "erode", "feather", "color", "seamless")} == \
-        {name: getattr(defaults, name) for name in ("mask", "erode", "feather", "color", "seamless")}
+    assert {name: signature[name].default for name in ("mask", "erode", "feather", "colour", "seamless")} == \
+        {name: getattr(defaults, name) for name in ("mask", "erode", "feather", "colour", "seamless")}
     crop = np.full((256, 256, 3), 128, np.uint8)
     crop[96:160, 96:160] = 30
     function = functools.partial(figures.warp_strength_figure, crop)

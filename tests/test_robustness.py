@@ -56,6 +56,13 @@ def test_swap_on_a_face_at_every_edge_and_scale(tiny, obama_frame):
         job = swap.face_job(0, points, tiny.settings)
         out = swap.swap_frames([moved], tiny, "b", swap.SwapSettings(seamless=True), jobs=[job])[0]
         assert out.shape == moved.shape and out.dtype == np.uint8
+        # The face went where the moved face is, even cut by the edge: nothing changed elsewhere.
+        ys, xs = np.nonzero(np.any(out != moved, axis=2))
+        assert len(xs) > 100, (dx, dy, scale)
+        x0, y0, x1, y1 = swap.face_region(moved.shape, job.matrix, tiny.settings.image_size)
+        assert x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1, (dx, dy, scale)
+        shown = points[(points >= 0).all(axis=1) & (points < size).all(axis=1)]  # the landmarks inside the frame
+        assert np.linalg.norm([xs.mean(), ys.mean()] - shown.mean(axis=0)) < 0.5 * np.ptp(points[:, 0]), (dx, dy, scale)
 
 
 def test_full_disk_during_a_crop_write_is_reported_and_keeps_nothing_half_written(data_dir, tmp_path, monkeypatch):

@@ -10,25 +10,20 @@ from swapface.figures.common import mark_synthetic, number, rgb
 from swapface.figures.data import face_grid
 
 
-def _sides(key: str) -> tuple[str, str]:
-    """("a", "b") for the direction "a2b": the source and the target side."""
-    return key[0], key[-1]
-
-
 def swap_settings_figure(frame: np.ndarray, decoded: np.ndarray, landmarks: np.ndarray, matrix: np.ndarray,
                          coverage: float = geometry.COVERAGE_2017, mask: str = "face", erode: float = 0.05, feather: float = 0.08,
-                         color: str = "lab", seamless: bool = False, width: float = 7.5) -> Figure:
+                         colour: str = "lab", seamless: bool = False, width: float = 7.5) -> Figure:
     """One swap blended with the given `swap.SwapSettings` values (the defaults are its own):
     the frame's face region, the swap, and the blend mask. For live controls (`notebook.explore`)."""
     from swapface import swap
 
-    settings = swap.SwapSettings(mask=mask, erode=erode, feather=feather, color=color, seamless=seamless)
+    settings = swap.SwapSettings(mask=mask, erode=erode, feather=feather, colour=colour, seamless=seamless)
     size = decoded.shape[0]
     result = swap.blend(frame, decoded, landmarks, matrix, settings, coverage)
     weights = swap.make_mask(frame.shape, landmarks, matrix, mask, erode, feather, size, coverage, settings.forehead)
     x0, y0, x1, y1 = swap.face_region(frame.shape, matrix, size)
     fig = face_grid([frame[y0:y1, x0:x1], result[y0:y1, x0:x1], (weights[y0:y1, x0:x1] * 255).astype(np.uint8)],
-                    ["frame", f"{mask}, {color}{' + seamless' if seamless else ''}", "mask"], columns=3,
+                    ["frame", f"{mask}, {colour}{' + seamless' if seamless else ''}", "mask"], columns=3,
                     cell=width / 3)
     return mark_synthetic(fig)
 
@@ -36,7 +31,7 @@ def swap_settings_figure(frame: np.ndarray, decoded: np.ndarray, landmarks: np.n
 def report_figure(results: dict, examples: dict[str, list[tuple[np.ndarray, np.ndarray]]] | None = None) -> Figure:
     """One page: identity share per direction, distance histograms, before/after faces.
 
-    `examples` maps "a2b" and "b2a" to (before, after) uint8 BGR faces (`example_faces`).
+    `examples` maps "a2b" and "b2a" to (before, after) uint8 BGR faces (`report.before_after`).
     The dashed line is the target's recognition radius (`recognition_radius`).
     """
     examples = examples or {}
@@ -103,6 +98,8 @@ def identity_map_figure(identity: dict[str, dict], untouched: dict[str, dict], n
     are real frames, crosses swaps; the dashed lines are each person's recognition radius:
     a swap to B is *recognised* below B's line and under the diagonal.
     """
+    from swapface.swap import DIRECTIONS  # lazily: swap imports Keras
+
     def coordinates(scores: dict, target: str) -> tuple[list[float], list[float]]:
         return (scores["to_target"], scores["to_source"]) if target == "a" else (scores["to_source"], scores["to_target"])
 
@@ -112,8 +109,7 @@ def identity_map_figure(identity: dict[str, dict], untouched: dict[str, dict], n
     for side in "ab":
         ax.scatter(*coordinates(untouched[side], side), marker="o", s=40, facecolors="none", edgecolors=colours[side],
                    label=f"{names[side]}, untouched")
-    for key in ("a2b", "b2a"):
-        source, target = _sides(key)
+    for key, (source, target) in DIRECTIONS.items():
         ax.scatter(*coordinates(identity[key], target), marker="X", s=50, color=colours[source],
                    label=f"{names[source]} -> {names[target]}")
     limit = 1.2
@@ -133,6 +129,7 @@ def landmark_shift_figure(swaps: dict[str, tuple[list, list, list]], found: dict
     """The first swap of each direction with the input's landmarks (dots) and those found
     in the swap (crosses): how far the swap moved the eyes, brows and mouth."""
     from swapface import swap  # lazily: swap imports Keras
+    from swapface.swap import DIRECTIONS
 
     fig = Figure(figsize=(6.4, 3.4), layout="constrained")
     ax = None
@@ -146,7 +143,7 @@ def landmark_shift_figure(swaps: dict[str, tuple[list, list, list]], found: dict
         if found[key][0] is not None:
             ax.scatter(*(found[key][0].landmarks[geometry.INNER] - [x0, y0]).T, s=12, c="tab:red", marker="x",
                        label="found in the swap")
-        source, target = _sides(key)
+        source, target = DIRECTIONS[key]
         ax.set_title(f"{names[source]} -> {names[target]}", fontsize=9)
     if ax is not None:
         fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=7)
