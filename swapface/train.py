@@ -35,7 +35,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from swapface import batches, checkpoints, devices, figures, geometry, losses, media, trainset, warp
-from swapface import model as sm, saving
+from swapface import growing, model as sm, saving
 from swapface.model import FaceSwapModel
 
 log = logging.getLogger(__name__)
@@ -92,48 +92,48 @@ def open_model(model_dir: str | Path, state: dict | None, settings: TrainSetting
     """
     model_dir = Path(model_dir)
     if state is not None:
-        model = saving.load(checkpoints.latest_checkpoint(model_dir), preset=settings.preset)
+        net = saving.load(checkpoints.latest_checkpoint(model_dir), preset=settings.preset)
     elif pretrained is not None:
-        model = start_from(pretrained, settings.preset)
+        net = start_from(pretrained, settings.preset)
     else:
         keras.utils.set_random_seed(settings.seed)  # same seed, same starting weights
         preset = sm.get_preset(settings.preset or "original")
-        model = sm.build(dataclasses.replace(preset, learned_mask=settings.learned_mask))
-    coverage = settings.coverage or (model.settings.coverage if state or pretrained else MODEL_COVERAGE)
-    model = dataclasses.replace(model, settings=dataclasses.replace(model.settings, coverage=coverage))
-    losses.compile_model([model.autoencoder_a, model.autoencoder_b], settings.loss)
+        net = sm.build(dataclasses.replace(preset, learned_mask=settings.learned_mask))
+    coverage = settings.coverage or (net.settings.coverage if state or pretrained else MODEL_COVERAGE)
+    net = dataclasses.replace(net, settings=dataclasses.replace(net.settings, coverage=coverage))
+    losses.compile_model([net.autoencoder_a, net.autoencoder_b], settings.loss)
     for side in "ab":
-        autoencoder = model.autoencoder(side)
+        autoencoder = net.autoencoder(side)
         autoencoder.optimizer.build(autoencoder.trainable_variables)
         if state is not None:
             path = checkpoints.latest_checkpoint(model_dir) / checkpoints.OPTIMIZER_FILES[side]
             checkpoints.load_optimizer(checkpoints.inner_optimizer(autoencoder.optimizer),
                                        autoencoder.trainable_variables, path)
-    return model
+    return net
 
 
 def start_from(pretrained: str | Path, preset: str | None = None) -> FaceSwapModel:
     """The weights a new run starts from: a saved model, grown to `preset` where it is a
-    bigger-faced version of the saved one (`model.grow`: lite -> lite2x), else that preset or
+    bigger-faced version of the saved one (`growing.grow`: lite -> lite2x), else that preset or
     a ValueError naming both."""
     saved = saving.read_config(pretrained)["settings"]["name"]  # the config alone: no weights loaded to refuse them
     if preset is not None and preset != saved and saved in sm.PRESETS \
-            and sm.can_grow(sm.get_preset(saved), sm.get_preset(preset)):
+            and growing.can_grow(sm.get_preset(saved), sm.get_preset(preset)):
         log.info("growing the %s model of %s into %s", saved, pretrained, preset)
-        return sm.grow(saving.load(pretrained), preset)
+        return growing.grow(saving.load(pretrained), preset)
     return saving.load(pretrained, preset=preset)  # another architecture: ValueError naming both
 
 
-def set_encoder_frozen(model: FaceSwapModel, frozen: bool) -> None:
+def set_encoder_frozen(net: FaceSwapModel, frozen: bool) -> None:
     """Freeze (or thaw) the shared encoder, so that only the decoders learn.
 
     Both autoencoders are recompiled with their own optimizers: a compiled train step keeps
     the variables it was traced with, and reusing the (already built) optimizers keeps
     their Adam moments. Call inside the strategy's scope.
     """
-    model.encoder.trainable = not frozen
+    net.encoder.trainable = not frozen
     for side in "ab":
-        autoencoder = model.autoencoder(side)
+        autoencoder = net.autoencoder(side)
         autoencoder.compile(optimizer=autoencoder.optimizer, loss=autoencoder.loss)
 
 
@@ -142,20 +142,20 @@ def _train_on_batch(autoencoder) -> Callable[[np.ndarray, np.ndarray], float]:
     return lambda warped, target: float(autoencoder.train_on_batch(warped, target))
 
 
-def make_steps(model: FaceSwapModel, strategy=None) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+def make_steps(net: FaceSwapModel, strategy=None) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
     """{"a": step, "b": step}: step(warped, target) takes one Adam step, returns the batch's loss."""
     if strategy is None:
-        return {side: _train_on_batch(model.autoencoder(side)) for side in "ab"}
-    return {side: devices.distributed_step(model.autoencoder(side), strategy) for side in "ab"}
+        return {side: _train_on_batch(net.autoencoder(side)) for side in "ab"}
+    return {side: devices.distributed_step(net.autoencoder(side), strategy) for side in "ab"}
 
 
-def preview_rows(model: FaceSwapModel, inputs_a: np.ndarray, inputs_b: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def preview_rows(net: FaceSwapModel, inputs_a: np.ndarray, inputs_b: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """The six preview rows for faces of A and B (float32 (N, 64, 64, 3)): originals and swaps."""
-    a, b = model.names
-    return [(a, inputs_a), (f"{a}→{a}", sm.encode_decode(model, inputs_a, "a")),
-            (f"{a}→{b}", sm.encode_decode(model, inputs_a, "b")),
-            (b, inputs_b), (f"{b}→{b}", sm.encode_decode(model, inputs_b, "b")),
-            (f"{b}→{a}", sm.encode_decode(model, inputs_b, "a"))]
+    a, b = net.names
+    return [(a, inputs_a), (f"{a}→{a}", sm.encode_decode(net, inputs_a, "a")),
+            (f"{a}→{b}", sm.encode_decode(net, inputs_a, "b")),
+            (b, inputs_b), (f"{b}→{b}", sm.encode_decode(net, inputs_b, "b")),
+            (f"{b}→{a}", sm.encode_decode(net, inputs_b, "a"))]
 
 
 # --- Training -------------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def preview_rows(model: FaceSwapModel, inputs_a: np.ndarray, inputs_b: np.ndarra
 class _Run:
     """What one training session carries from step to step."""
 
-    model: FaceSwapModel
+    net: FaceSwapModel
     state: dict  # iteration, losses and the rest of state.json
     model_dir: Path
     previews: tuple[np.ndarray, np.ndarray]  # unwarped held-out faces of A and B, float32 (N, 64, 64, 3)
@@ -181,9 +181,9 @@ class _Run:
         """Freeze or thaw the encoder and remake the steps."""
         with self.scope():
             if frozen or self.frozen:
-                set_encoder_frozen(self.model, frozen)
+                set_encoder_frozen(self.net, frozen)
                 log.info("encoder %s at iteration %d", "frozen" if frozen else "thawed", self.state["iteration"])
-            self.steps = make_steps(self.model, self.strategy)
+            self.steps = make_steps(self.net, self.strategy)
         self.frozen = frozen
 
     def save(self) -> None:
@@ -193,17 +193,17 @@ class _Run:
             return
         # Every worker of a cluster decodes the preview: under a multi-worker strategy a
         # prediction is a collective op, and a chief predicting alone would wait forever.
-        rows = preview_rows(self.model, *self.previews)
+        rows = preview_rows(self.net, *self.previews)
         if not self.writes:
             self.saved = iteration
             return
         # Trim: a Ctrl-C between the two sides' steps may have left one loss too many.
         state = {**self.state, "losses": {side: self.state["losses"][side][:iteration] for side in "ab"}}
-        checkpoints.save_checkpoint(self.model, self.model_dir, state)
+        checkpoints.save_checkpoint(self.net, self.model_dir, state)
         self.saved = iteration
         preview = figures.preview_figure(rows, title=f"iteration {iteration}")
         figures.save(preview, self.model_dir / PREVIEW_FILE)
-        figures.save(figures.loss_figure(state["losses"], self.model.names), self.model_dir / LOSS_FILE)
+        figures.save(figures.loss_figure(state["losses"], self.net.names), self.model_dir / LOSS_FILE)
 
 
 @dataclass
@@ -260,7 +260,7 @@ def _loop(run: _Run, stream: batches.BatchStream, settings: TrainSettings, progr
             state["iteration"] += 1
             bar.update()
             if callback is not None:
-                callback(run.model, state["iteration"])
+                callback(run.net, state["iteration"])
             bar.set_postfix(loss_a=f"{loss_a:.4f}", loss_b=f"{loss_b:.4f}", refresh=False)
             if state["iteration"] % settings.save_every == 0:
                 run.save()
@@ -284,7 +284,7 @@ def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = Tra
     seeds a new run's weights. Returns {"a": [...], "b": [...]}: the loss of every step since
     the run began, resumed sessions included. A script calling it with worker processes must
     do so under `if __name__ == "__main__":` (they are spawned and import the script).
-    `callback(model, iteration)`, if given, runs after every step (live plots, checks).
+    `callback(net, iteration)`, if given, runs after every step (live plots, checks).
     """
     model_dir = Path(model_dir)
     # Non-chief workers of a cluster write nothing, and may share the chief's folder. SIGTERM
@@ -319,9 +319,9 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
     precision = devices.choose_policy(settings.precision)
     log.debug("training in %s", precision)  # the CLI says it in its own words
     with strategy.scope() if strategy is not None else contextlib.nullcontext(), devices.policy(precision):
-        model = open_model(model_dir, state, settings, pretrained)
-    model = dataclasses.replace(model, names=names)
-    view = trainset.view(settings.warp_settings, model.settings.image_size, model.settings.coverage, faces_a)
+        net = open_model(model_dir, state, settings, pretrained)
+    net = dataclasses.replace(net, names=names)
+    view = trainset.view(settings.warp_settings, net.settings.image_size, net.settings.coverage, faces_a)
     settings = dataclasses.replace(settings, warp_settings=view)
     if state is None:
         checkpoints.record_sources(model_dir, faces_a, faces_b)
@@ -329,10 +329,10 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
     loss = dataclasses.asdict(settings.loss)
     if state.get("loss", loss) != loss:  # allowed (a recipe may change mid-run), never silent
         log.warning("resuming with loss %s; the run so far used %s", loss, state["loss"])
-    state.update(names=list(names), preset=model.settings.name, batch_size=settings.batch_size, loss=loss)
+    state.update(names=list(names), preset=net.settings.name, batch_size=settings.batch_size, loss=loss)
     (train_a, preview_a), (train_b, preview_b) = (trainset.split(f, settings.preview_faces, view, state["seed"])
                                                   for f in faces)
-    run = _Run(model, state, model_dir, (preview_a, preview_b), strategy,
+    run = _Run(net, state, model_dir, (preview_a, preview_b), strategy,
                writes=strategy is None or devices.is_chief(), saved=state["iteration"] if resumed else -1)
     run.set_frozen(state["iteration"] < state["frozen_until"])
     shift = batches.colour_shift(train_a, train_b) if settings.match_colour else None

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from swapface import model as sm
+from swapface import growing, model as sm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,7 +106,7 @@ def test_grown_model_starts_by_drawing_the_small_models_faces_larger(data_dir):
     from swapface import faces, media, saving, swap
 
     small = saving.load(ROOT / "weights" / "trump_cage")
-    grown, fresh = sm.grow(small, "lite2x"), sm.build("lite2x")
+    grown, fresh = growing.grow(small, "lite2x"), sm.build("lite2x")
     assert grown.names == small.names and grown.settings.coverage == small.settings.coverage
     frame = media.read_image(data_dir / "obama" / "c001_f00024.jpg")
     points = faces.largest_face(frame).landmarks
@@ -119,4 +119,4 @@ def test_grown_model_starts_by_drawing_the_small_models_faces_larger(data_dir):
                  for name, net in (("grown", grown), ("fresh", fresh))}
         assert error["grown"] < 0.05 and error["grown"] < error["fresh"] / 3, error
     with pytest.raises(ValueError, match="cannot grow"):
-        sm.grow(small, "lite128")
+        growing.grow(small, "lite128")
