@@ -45,3 +45,14 @@ def test_cli_train_arguments():
     choices = next(a.choices for a in cli.build_parser()._subparsers._group_actions[0].choices["train"]._actions
                    if a.dest == "preset")
     assert sorted(choices) == sorted(sm.PRESETS)
+
+
+def test_colour_is_spelled_one_way_and_the_old_flag_still_works(capsys):
+    convert = ["convert", "x.jpg", "-m", "m", "-o", "out", "--to", "b"]
+    assert cli.build_parser().parse_args(convert).colour == "lab"  # the default
+    assert cli.build_parser().parse_args([*convert, "--colour", "avg"]).colour == "avg"
+    assert cli.build_parser().parse_args([*convert, "--color", "none"]).colour == "none"  # the 2017 spelling, hidden
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["convert", "--help"])
+    shown = capsys.readouterr().out
+    assert "--colour" in shown and "--color " not in shown
