@@ -55,6 +55,29 @@ def test_load_faces_decodes_each_face_once(faces, aligned):
     assert faces[0].shape == (count, 256, 256, 3) and faces[0].dtype == np.uint8
 
 
+def test_weights_channel_comes_from_alignments(obama_faces):
+    loaded = batches.load_faces(obama_faces, weights=True)
+    assert loaded.shape[-1] == 4 and set(np.unique(loaded[0, ..., 3])) == {0, 128, 255}
+    plain = batches.load_faces(obama_faces)
+    assert np.array_equal(plain, loaded[..., :3])
+    warped_a, target_a, _, _ = batches.make_batch(loaded, loaded, 0, seed=0, batch_size=2)
+    assert warped_a.shape == (2, 64, 64, 3) and target_a.shape == (2, 64, 64, 4)  # the weights warp with the face
+
+
+def test_faces_without_records_get_the_weights_of_their_detected_landmarks(obama_faces, tmp_path):
+    """No alignments.json (or an array of faces): the landmarks are found on the crops, and
+    weigh the face much as the recorded ones do."""
+    recorded = batches.load_faces(obama_faces, weights=True)[..., 3]
+    for path in obama_faces.glob("*.jpg"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    detected = batches.load_faces(tmp_path, weights=True)[..., 3]
+    assert (detected == recorded).mean() > 0.9
+    arrays = batches.with_weights(batches.load_faces(obama_faces))
+    assert np.array_equal(arrays[..., 3], detected) and batches.with_weights(arrays) is arrays
+    blank = batches.face_weights(np.zeros((1, 64, 64, 3), np.uint8), [None])  # no face: all of it counts
+    assert (blank == 128).all()
+
+
 def test_corrupt_face_is_skipped_and_named(aligned, tmp_path, caplog):
     folder = tmp_path / "faces"
     folder.mkdir()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from swapface import batches, faces, geometry, losses, media, metrics, regions
+from swapface import faces, geometry, losses, media, metrics, regions
 
 
 @pytest.fixture(scope="module")
@@ -53,18 +53,6 @@ def test_masked_loss_ignores_the_background_and_weights_eyes_and_mouth(crop):
     cheek[np.flatnonzero(face_pixels.ravel())[:eye_pixels.sum()] // 64,
           np.flatnonzero(face_pixels.ravel())[:eye_pixels.sum()] % 64] += 0.1
     assert _loss(settings, target, eyes) == pytest.approx(3 * _loss(settings, target, cheek), rel=0.05)
-
-
-def test_weights_channel_comes_from_alignments(tmp_path, obama_frame):
-    from swapface import extract
-
-    extract.extract([obama_frame], tmp_path / "faces", progress=False)
-    loaded = batches.load_faces(tmp_path / "faces", weights=True)
-    assert loaded.shape[-1] == 4 and set(np.unique(loaded[0, ..., 3])) == {0, 128, 255}
-    plain = batches.load_faces(tmp_path / "faces")
-    assert np.array_equal(plain, loaded[..., :3])
-    warped_a, target_a, _, _ = batches.make_batch(loaded, loaded, 0, seed=0, batch_size=2)
-    assert warped_a.shape == (2, 64, 64, 3) and target_a.shape == (2, 64, 64, 4)
 
 
 def test_the_edge_term_charges_blur_and_not_a_shift_of_colour(crop):
