@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sharper faces at equal CPU time (benchmarks/quality.md, "128 px faces on a CPU budget").
 # MINUTES of training each, one after the other, on the demo's training faces:
-#   grown     lite2x grown from the 64 px demo weights (model.grow: 128 px decoders)
+#   grown     lite2x grown from the 64 px demo weights (growing.grow: 128 px decoders)
 #   scratch   lite128 from random weights (a 128 px encoder and decoders)
 #   continued the 64 px demo weights, trained on at 64 px
 #   edges     as grown, with the edge loss (--edges 2: L1 on pixel differences) added

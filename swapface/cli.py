@@ -141,7 +141,8 @@ def _train_parser(sub) -> None:
                    help="stop after M minutes of training, saving a checkpoint (the rate and what M buys "
                         "are printed after a few steps); rerun to go on")
     p.add_argument("--pretrained", metavar="DIR",
-                   help="start from a saved model (another pair's; a lite model grows into --preset lite2x)")
+                   help="start a new model from a saved one: weights/base (13 people, lite) is the quick start "
+                        "for a new pair; a lite model grows into --preset lite2x")
     p.add_argument("--freeze-encoder", type=_int_in(0), default=defaults.freeze_encoder_for, metavar="N",
                    help="with --pretrained: keep the encoder frozen for the first N steps")
     p.add_argument("--distribute", action="store_true", help="tf.distribute over all GPUs (or a TF_CONFIG cluster)")

@@ -5,6 +5,7 @@ data/trump (8 each), with batches of 4, so each training run takes seconds.
 """
 
 import dataclasses
+import itertools
 import signal
 import subprocess
 import sys
@@ -132,15 +133,21 @@ def test_a_128_px_preset_trains_at_its_own_size(aligned, tmp_path):
     assert media.read_image(tmp_path / "m" / train.PREVIEW_FILE).shape[0] > 100
 
 
-def test_a_time_budget_stops_the_sitting_saves_and_resumes(aligned, tmp_path, caplog):
-    """--minutes: "train for a few seconds" stops long before the step count, with a checkpoint."""
+def test_a_time_budget_stops_the_sitting_saves_and_resumes(aligned, tmp_path, caplog, monkeypatch):
+    """--minutes: "train for a few seconds" stops long before the step count, with a checkpoint.
+
+    The budget's clock is a fake one that moves 0.1 s a step, so the test bets on no timing:
+    3 seconds buy exactly 30 steps, whatever else the machine is doing."""
+    ticks = itertools.count()
+    monkeypatch.setattr(train.Budget, "clock", staticmethod(lambda: next(ticks) / 10))
     settings = dataclasses.replace(TINY, iterations=1_000_000, save_every=1_000_000, minutes=0.05)
     with caplog.at_level("INFO", logger="swapface.train"):
         history = train.train(*aligned, tmp_path / "m", settings, progress=False)
     done = len(history["a"])
-    assert train.Budget.WARMUP + train.Budget.MEASURED < done < settings.iterations
+    assert done == 30  # 0.05 minutes at 0.1 s a step
     assert checkpoints.load_state(tmp_path / "m")["iteration"] == done  # saved where it stopped
-    assert any("steps/s" in message and "buy about" in message for message in caplog.messages)
+    rate = [message for message in caplog.messages if "steps/s" in message and "buy about" in message]
+    assert rate == ["measured 10.00 steps/s: 0.05 minutes buy about 30 steps, to iteration 30"]
     again = train.train(*aligned, tmp_path / "m", settings, progress=False)  # the same command goes on
     assert len(again["a"]) > done and again["a"][:done] == history["a"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from swapface import evaluate, extract, figures, geometry, media, model, provenance, saving, swap, train, video, videoio, warp
+from swapface import evaluate, extract, figures, geometry, media, model, provenance, report, saving, swap, train, video, videoio, warp
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 256  # side of each face crop: eyes and mouth can be judged at this size
@@ -30,8 +30,7 @@ def gallery(net: model.FaceSwapModel, data: Path, per_row: int = 4) -> np.ndarra
     rows = []
     for person, to in zip(net.names, net.names[::-1]):
         frames = media.list_inputs([data / person])[:per_row]
-        settings = evaluate.EvalSettings(examples=per_row)
-        pairs = evaluate.example_faces(net, frames, to, settings, size=SIZE)
+        pairs = report.before_after(*evaluate.swap_images(net, frames, to), size=SIZE)
         rows.append(np.hstack([np.hstack(pair) for pair in pairs]))
     return provenance.add_mark(np.vstack(rows))
 

@@ -2,7 +2,7 @@
 # Reproduce the demo weights in weights/ from ../shared/data (see weights/README.md).
 # Usage: bash weights/train_demo.sh [ITERATIONS] [WORKDIR] [PRETRAINED] [PRESET] [MINUTES]   (from the project root)
 # Rerun the same command to resume after any stop: training checkpoints into WORKDIR/model.
-# PRESET lite2x with PRETRAINED a lite model grows it to 128 px faces (model.grow); MINUTES
+# PRESET lite2x with PRETRAINED a lite model grows it to 128 px faces (growing.grow); MINUTES
 # ends each sitting after that much training (rerun to go on).
 set -euo pipefail
 iterations=${1:-30000}
