@@ -22,26 +22,40 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import alignments, faces, files, media, model as models, provenance, swap, video
+from swapface import faces, files, media, model as models, provenance, swap, video
+# The function alone: `convert` takes an argument named alignments (the landmarks it read).
+from swapface.alignments import landmarks_problem
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ConvertReport:
-    """What a conversion did; `skipped` lists (file, reason) for each input not converted."""
+    """What a conversion of many inputs did, filled in as it goes.
+
+    Images are counted here; each video written keeps its own `video.VideoReport` (frames,
+    timing, notes) in `videos`, so nothing of it is copied. `skipped` lists (file, reason)
+    for each input not converted, `notes` (file, what was done differently) for images.
+    """
 
     output: Path
     images: int = 0  # images written
-    videos: int = 0  # videos written
-    faces: int = 0  # faces swapped
-    written: list[Path] = field(default_factory=list)
+    image_faces: int = 0  # faces swapped in them
+    videos: list[video.VideoReport] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)  # every output, images then videos
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, what was done differently)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def faces(self) -> int:
+        """Faces swapped in all the images and videos."""
+        return self.image_faces + sum(result.faces for result in self.videos)
 
     def summary(self) -> str:
-        lines = [f"converted {self.images} images and {self.videos} videos ({self.faces} faces) into {self.output}"]
-        lines += [f"note {name}: {what}" for name, what in self.notes]
+        counts = f"{self.images} images and {len(self.videos)} videos ({self.faces} faces)"
+        lines = [f"converted {counts} into {self.output}"]
+        notes = self.notes + [(str(result.source), note) for result in self.videos for note in result.notes]
+        lines += [f"note {name}: {what}" for name, what in notes]
         lines += [f"skipped {name}: {why}" for name, why in self.skipped]
         return "\n".join(lines)
 
@@ -122,7 +136,7 @@ def convert_image(src: Path, dst: Path, net: models.FaceSwapModel, to: str,
     MediaError for an unreadable file) where nothing can be written.
     """
     frame = media.read_image(src)
-    problems = sorted({alignments.landmarks_problem(points, frame.shape) for points in known or []} - {None})
+    problems = sorted({landmarks_problem(points, frame.shape) for points in known or []} - {None})
     if problems:  # a face that cannot be swapped must not count as converted
         raise Skipped(f"alignments: {', '.join(problems)}")
     jobs = _jobs(frame, known, net, settings, identity)
@@ -151,7 +165,7 @@ def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapMo
     for src, dst in tqdm(images, desc="convert images", unit="image", disable=not progress or not images):
         try:
             known = (alignments or {}).get(src.resolve())  # None: not listed, so its faces are detected
-            report.faces += convert_image(src, dst, net, to, settings, video_settings, identity, known)
+            report.image_faces += convert_image(src, dst, net, to, settings, video_settings, identity, known)
         except (media.MediaError, Skipped) as err:
             report.skipped.append((str(src), err.reason if isinstance(err, media.MediaError) else str(err)))
             continue
@@ -168,10 +182,8 @@ def _convert(plan: list[tuple[Path, Path]], output: Path, net: models.FaceSwapMo
         except media.MediaError as err:
             report.skipped.append((str(src), err.reason))
             continue
-        report.videos += 1
-        report.faces += result.faces
+        report.videos.append(result)
         report.written.append(dst)
-        report.notes += [(str(src), note) for note in result.notes]
     return report
 
 

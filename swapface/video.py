@@ -55,17 +55,22 @@ def finish(before: np.ndarray, after: np.ndarray, settings: VideoSettings = Vide
     return provenance.add_mark(picture) if settings.mark else picture
 
 
-@dataclass
+@dataclass(frozen=True)
 class VideoReport:
-    """What a conversion did."""
+    """What converting one video did, made once its output is complete.
 
+    One file's result; a conversion of many inputs keeps one of these per video in its
+    `convert.ConvertReport`.
+    """
+
+    source: Path
     output: Path
-    frames: int = 0  # frames written
-    faces: int = 0  # faces swapped
-    seconds: float = 0.0  # wall time
-    fps: float = 0.0  # frame rate of the input, kept in the output
-    audio: bool = False  # whether an audio track was copied
-    notes: list[str] = field(default_factory=list)  # what was changed to write it (padding, frame timing)
+    frames: int  # frames written
+    faces: int  # faces swapped
+    seconds: float  # wall time
+    fps: float  # frame rate of the input, kept in the output
+    audio: bool  # whether an audio track was copied
+    notes: list[str]  # what was changed to write it (padding, frame timing, tracks not kept)
 
 
 @dataclass
@@ -223,17 +228,17 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
     # Short, whatever the output's length (see files.hidden_name); the hash keeps two outputs apart.
     partial = output.with_name(hashlib.sha256(output.name.encode()).hexdigest()[:8].join(
         files.hidden_name(output, "partial")))
-    report = VideoReport(output=output, fps=info.fps, audio=info.audio is not None)
+    notes, faces_swapped = [], 0
     if padded != (width, info.height):
         # Padding keeps every pixel where it was; a resize (imageio's way) blurs them all.
-        report.notes.append(f"padded {width}x{info.height} to {padded[0]}x{padded[1]} "
-                            "with copies of the edge pixels (H.264 needs even sides)")
+        notes.append(f"padded {width}x{info.height} to {padded[0]}x{padded[1]} "
+                     "with copies of the edge pixels (H.264 needs even sides)")
     tracker = FaceTracker(video_settings, settings.faces, identity)
     timeline = ConstantRate(info.fps)
     start = time.perf_counter()
     encoder = mp4.VideoWriter(partial, padded, info.fps, source, video_settings.crf,
                                   tags=provenance.video_tags(), name=output, aspect=info.aspect)
-    report.notes += [*info.notes, *encoder.notes]
+    notes += [*info.notes, *encoder.notes]
     bar = tqdm(total=info.frames or None, unit="frame", desc="convert", disable=not progress)
     try:
         for batch in _batches(media.prefetch(videoio.iter_timed_frames(source)), video_settings.batch):
@@ -247,13 +252,13 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
                     frame = cv2.copyMakeBorder(frame, 0, padded[1] - frame.shape[0], 0, padded[0] - frame.shape[1],
                                                cv2.BORDER_REPLICATE)
                 timeline.place(seconds, frame, encoder.send)
-            report.faces += len(jobs)
+            faces_swapped += len(jobs)
             bar.update(len(batch))
         timeline.finish(encoder.send)
         encoder.close()
         unsigned = provenance.label_video(partial)
         if unsigned:  # said in the summary: the warning alone is lost in the progress bar
-            report.notes.append(f"no C2PA manifest ({unsigned}); the XMP and comment labels are in place")
+            notes.append(f"no C2PA manifest ({unsigned}); the XMP and comment labels are in place")
         partial.replace(output)  # a name too long for the folder fails here: the partial file goes too
     except BaseException:
         encoder.abort()
@@ -261,10 +266,10 @@ def convert_video(source: str | Path, output: str | Path, net: models.FaceSwapMo
         raise
     finally:
         bar.close()
-    report.frames = timeline.written
     if timeline.repeated or timeline.dropped:
-        report.notes.append(f"variable frame rate: {timeline.repeated} frames repeated and {timeline.dropped} "
-                            f"dropped to keep {info.fps:.3g} fps in step with the sound")
-    report.seconds = time.perf_counter() - start
+        notes.append(f"variable frame rate: {timeline.repeated} frames repeated and {timeline.dropped} "
+                     f"dropped to keep {info.fps:.3g} fps in step with the sound")
+    report = VideoReport(source, output, frames=timeline.written, faces=faces_swapped,
+                         seconds=time.perf_counter() - start, fps=info.fps, audio=info.audio is not None, notes=notes)
     log.info("%s: %d frames, %d faces in %.1f s", output, report.frames, report.faces, report.seconds)
     return report

@@ -33,6 +33,18 @@ def test_a_folder_is_mirrored_and_existing_outputs_kept(tiny, data_dir, tmp_path
         convert.convert([data_dir / "trump"], data_dir / "trump", tiny, "obama", progress=False)
 
 
+def test_a_job_report_keeps_each_videos_own_report(tmp_path):
+    clip = video.VideoReport(tmp_path / "clip.mkv", tmp_path / "out" / "clip.mp4", frames=8, faces=7, seconds=1.0,
+                             fps=25.0, audio=True, notes=["padded 641x479 to 642x480"])
+    report = convert.ConvertReport(tmp_path / "out", images=1, image_faces=2, videos=[clip],
+                                   notes=[("photo.gif", "only the first of its 3 frames or pages converted")])
+    assert report.faces == 9  # the images' and the video's, counted once
+    lines = report.summary().splitlines()
+    assert lines[0] == f"converted 1 images and 1 videos (9 faces) into {tmp_path / 'out'}"
+    assert lines[1:] == ["note photo.gif: only the first of its 3 frames or pages converted",
+                         f"note {tmp_path / 'clip.mkv'}: padded 641x479 to 642x480"]
+
+
 def test_side_is_chosen_by_name_or_direction(tiny):
     assert convert.resolve_side(tiny, to="trump") == "b"
     assert convert.resolve_side(tiny, direction="b2a") == "a"
