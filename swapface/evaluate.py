@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from swapface import faces, geometry, metrics, model as models, regions, swap, video, videoio
+from swapface import faces, geometry, media, metrics, model as models, regions, swap, video, videoio
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def swap_images(net: models.FaceSwapModel, paths: list[str | Path], to: str,
     Unreadable files are left out and listed in `skipped` as (file, reason).
     """
     inputs, jobs = [], []
-    for path, image in metrics.readable_frames(paths, skipped):
+    for path, image in media.readable_frames(paths, skipped):
         face = faces.largest_face(image, settings.swap_settings.faces)
         if face is None:
             log.warning("%s: no face found, not evaluated", path)
@@ -77,7 +77,7 @@ def ceiling_scores(inputs: list[np.ndarray], landmarks: list[np.ndarray], target
     """
     size, coverage = model_settings.image_size, model_settings.coverage
     donors = []
-    for path, image in metrics.readable_frames(target_frames, None):  # unreadable ones: already reported by evaluate
+    for path, image in media.readable_frames(target_frames, None):  # unreadable ones: already reported by evaluate
         face = faces.largest_face(image, settings.swap_settings.faces)
         if face is not None:
             matrix = swap.face_job(0, face.landmarks, model_settings).matrix

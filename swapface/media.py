@@ -264,6 +264,23 @@ def list_inputs(inputs: list[str | Path]) -> list[Path]:
     return found
 
 
+def readable_frames(paths: list[str | Path], skipped: list | None) -> Iterator[tuple[Path, np.ndarray]]:
+    """(path, uint8 BGR (H, W, 3) image) of each image in `paths` (files or folders) that reads.
+
+    The others are logged and added to `skipped` as (file, reason): one bad frame must not
+    stop a run over many (an evaluation, a set of reference faces).
+    """
+    for path in list_inputs(paths):
+        try:
+            if is_video(path):  # a folder of held-out frames may hold the clip they came from
+                raise MediaError(path, "a video, not a frame (give one clip with --video)")
+            yield path, read_image(path)
+        except MediaError as err:
+            log.warning("%s: skipped", err)
+            if skipped is not None:
+                skipped.append((str(path), err.reason))
+
+
 def prefetch(items: Iterable, depth: int = 8) -> Iterator:
     """Yield from `items` while a thread produces the next `depth` of them.
 

@@ -48,20 +48,6 @@ def mean_or_nan(values: list[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
 
-def readable_frames(paths: list[str | Path], skipped: list | None):
-    """(path, uint8 BGR image) of each image in `paths` that reads; the others are logged and
-    added to `skipped` as (file, reason): one bad frame must not stop an evaluation."""
-    for path in media.list_inputs(paths):
-        try:
-            if media.is_video(path):  # a folder of held-out frames may hold the clip they came from
-                raise media.MediaError(path, "a video, not a frame (give one clip with --video)")
-            yield path, media.read_image(path)
-        except media.MediaError as err:
-            log.warning("%s: skipped", err)
-            if skipped is not None:
-                skipped.append((str(path), err.reason))
-
-
 def reference_set(paths: list[str | Path], skipped: list | None = None) -> np.ndarray:
     """Descriptors (N, 128) float64 of the largest face in each image file or folder of images.
 
@@ -70,7 +56,7 @@ def reference_set(paths: list[str | Path], skipped: list | None = None) -> np.nd
     face, since nothing could be compared.
     """
     descriptors = []
-    for path, image in readable_frames(paths, skipped):
+    for path, image in media.readable_frames(paths, skipped):
         face = largest_face(image)
         if face is None:
             log.warning("%s: no face found, not used as a reference", path)

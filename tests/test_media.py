@@ -4,6 +4,7 @@ import io
 import os
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -48,6 +49,17 @@ def test_motion_photo_jpeg_with_a_video_after_the_end_marker_reads(obama_frame, 
     data = buffer.getvalue()
     with pytest.raises(media.MediaError, match="truncated"):
         media.decode_image(data[: len(data) * 2 // 3], "cut.jpg")
+
+
+def test_readable_frames_skips_and_names_what_cannot_be_a_frame(obama_frame, data_dir, tmp_path):
+    (tmp_path / "a.jpg").write_bytes(obama_frame.read_bytes())
+    (tmp_path / "b.jpg").write_bytes(b"not a picture")
+    (tmp_path / "c.mp4").write_bytes((data_dir / "video" / "obama_silent_b.mp4").read_bytes())
+    skipped = []
+    read = list(media.readable_frames([tmp_path], skipped))
+    assert [path.name for path, _ in read] == ["a.jpg"] and read[0][1].dtype == np.uint8
+    assert [Path(name).name for name, _ in skipped] == ["b.jpg", "c.mp4"]
+    assert "a video, not a frame" in skipped[1][1]
 
 
 def test_decompression_bomb_is_refused_from_its_header(bomb_png):
