@@ -145,13 +145,17 @@ def landmarks_by_source(path: str | Path) -> dict[Path, list[np.ndarray]]:
     return found
 
 
-def crop_coverage(folder: str | Path) -> float:
+def crop_coverage(source: str | Path | np.ndarray | None) -> float:
     """The share of the crops' side that the mean face spans, as extraction recorded it.
 
-    A folder without a readable alignments.json gets `geometry.CROP_COVERAGE` (with a warning).
+    `source` is a folder of crops, or crops without one (a uint8 (N, S, S, C) array, or
+    None): those, and a folder without a readable alignments.json (with a warning), get
+    extraction's default, `geometry.CROP_COVERAGE`.
     """
+    if source is None or isinstance(source, np.ndarray):  # no record to read: assume extraction made them
+        return geometry.CROP_COVERAGE
     try:
-        return float(read(folder).get("coverage", geometry.CROP_COVERAGE))
+        return float(read(source).get("coverage", geometry.CROP_COVERAGE))
     except (media.MediaError, TypeError, ValueError) as err:
         log.warning("%s; assuming the default coverage %.3f", err, geometry.CROP_COVERAGE)
         return geometry.CROP_COVERAGE

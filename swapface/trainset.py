@@ -88,16 +88,17 @@ def split(faces: np.ndarray, preview_faces: int, settings: warp.WarpSettings,
     return faces[trained], warp.model_inputs(faces[shown][..., :3], settings)
 
 
-def view(settings: warp.WarpSettings, size: int, coverage: float, source) -> warp.WarpSettings:
-    """The warp that cuts a model's view from `source`'s crops: its `size`, and the share of the
-    crop its `coverage` asks for (`geometry.view_coverage` of the crops' recorded coverage)."""
-    crop = geometry.CROP_COVERAGE if isinstance(source, np.ndarray) else alignments.crop_coverage(source)
+def view(settings: warp.WarpSettings, size: int, coverage: float,
+         source: str | Path | np.ndarray | None) -> warp.WarpSettings:
+    """The warp that cuts a model's view from `source`'s crops (a folder, or crops without one):
+    its `size`, and the share of the crop its `coverage` asks for (`geometry.view_coverage` of
+    the crops' coverage, `alignments.crop_coverage`)."""
+    crop = alignments.crop_coverage(source)
     return dataclasses.replace(settings, size=size, coverage=geometry.view_coverage(crop, coverage))
 
 
 def model_view(net, crops: np.ndarray, folder: str | Path | None = None) -> np.ndarray:
     """Aligned crops (uint8 BGR (N, S, S, 3 or 4), extracted into `folder`) as the model `net`
     sees them in training: float32 (N, size, size, 3) inputs at its size and coverage, undistorted."""
-    settings = view(warp.WarpSettings(), net.settings.image_size, net.settings.coverage,
-                    crops if folder is None else folder)
+    settings = view(warp.WarpSettings(), net.settings.image_size, net.settings.coverage, folder)
     return warp.model_inputs(crops[..., :3], settings)

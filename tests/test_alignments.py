@@ -91,3 +91,7 @@ def test_crop_coverage_is_the_recorded_one_or_the_default(extraction, tmp_path, 
     assert alignments.crop_coverage(edited(folder, tmp_path, lambda d: d.update(coverage=0.5))) == 0.5
     assert alignments.crop_coverage(tmp_path / "nowhere") == geometry.CROP_COVERAGE
     assert "no alignments file" in caplog.text
+    caplog.clear()
+    crops = np.zeros((2, 64, 64, 3), np.uint8)  # crops handed over without a folder: extraction's default, quietly
+    assert alignments.crop_coverage(crops) == alignments.crop_coverage(None) == geometry.CROP_COVERAGE
+    assert not caplog.text

@@ -17,9 +17,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 from PIL import Image
 
-from swapface import evaluate, extract, figures, geometry, media, model, provenance, report, saving, swap, train, video, videoio, warp
+from swapface import evaluate, extract, figures, geometry, media, model, provenance, report, saving, swap, train, trainset, video, videoio
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 256  # side of each face crop: eyes and mouth can be judged at this size
@@ -53,14 +54,13 @@ def clip_frames(net: model.FaceSwapModel, clip: Path, to: str, every: int = 2) -
     return out
 
 
-def preview(net: model.FaceSwapModel, data: Path, work: Path) -> figures.Figure:
+def preview(net: model.FaceSwapModel, data: Path, work: Path) -> Figure:
     """The training preview of `net` on the held-out frames of data/ (4 per person)."""
     inputs = []
     for person in net.names:
         extract.extract([data / person], work / person, progress=False, overwrite=True)
-        crops = [media.read_image(p) for p in sorted((work / person).glob("*.jpg"))[:4]]
-        coverage = geometry.view_coverage(geometry.CROP_COVERAGE, net.settings.coverage)
-        inputs.append(warp.model_inputs(crops, warp.WarpSettings(coverage=coverage, size=net.settings.image_size)))
+        crops = np.stack([media.read_image(p) for p in sorted((work / person).glob("*.jpg"))[:4]])
+        inputs.append(trainset.model_view(net, crops, work / person))  # as training cuts them
     return figures.preview_figure(train.preview_rows(net, *inputs), title="held-out frames")
 
 
