@@ -41,7 +41,7 @@ $(VENV)/.torch: $(VENV)/.installed
 # progress bars are text, saved as their last state (coalesce_streams), and controls show
 # their default figure (swapface.notebook).
 notebooks: install
-	cd notebooks && for nb in 1_training_data 2_train 3_prediction 4_evaluate 5_spotting_a_swap; do \
+	cd notebooks && for nb in 1_training_data 2_train 3_prediction 4_evaluate 5_spotting_a_swap 6_your_own_pair; do \
 		../$(PY) -c 'import sys, papermill; papermill.execute_notebook(sys.argv[1], sys.argv[1], \
 			progress_bar=False, coalesce_streams=True)' $$nb.ipynb || exit 1; done
 

@@ -1,7 +1,7 @@
 """A new pair in half an hour? Held-out swaps recognised as the target per CPU-minute of
 training, from scratch, from the pretrained base and from the 64 px Obama/Trump bundle.
 
-    python benchmarks/new_pair.py lp_d10 lp_d18 [--arms base scratch demo64] [--sittings 5 5 10 10]
+    python benchmarks/new_pair.py katiehill lp_d10 [--arms base scratch demo64] [--sittings 5 5 10 10] [--ceiling]
     python benchmarks/new_pair.py --table | --plot [--out image/new_pair.png]
 
 Two people of ../shared/data/people/, both held out of `weights/base` (weights/base_faces.sh
@@ -15,11 +15,17 @@ recognition radius of its centroid and nearer the target than the source). Point
 WORK/curve.json; a stopped run skips the sittings it has. The `demo64` arm needs the 64 px
 bundle: `git archive 3533f99 weights | tar -x -C runs/weights-v3`. Run nothing else meanwhile:
 the budget is wall-clock minutes.
+
+`--ceiling` also scores a perfect decoder once per pair: real held-out faces of the target
+pasted with the same coverage and mask. It bounds what any training can reach: the pasted
+face keeps the source's head, hair and outline, so for some pairs (a man's face on a woman's
+head, with references from one short clip) even real faces are not recognised.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -31,6 +37,7 @@ ARMS = {"scratch": None, "base": ROOT / "weights" / "base", "demo64": ROOT / "ru
 HELD_OUT = 0.25  # the last quarter of every clip is never trained on
 EVERY = 2  # every 2nd frame: neighbours are near-duplicates
 REFERENCES = 40
+SCALARS = ("outputs", "found", "recognised", "share_target", "radius", "median_to_target", "median_to_source")
 
 
 def split(person: str, work: Path) -> tuple[Path, Path]:
@@ -70,6 +77,27 @@ def score(model_dir: Path, people: tuple[str, str], work: Path) -> dict:
     return evaluate.identity_check(net, frames[people[0]], frames[people[1]], refs[people[0]], refs[people[1]])
 
 
+def ceiling(people: tuple[str, str], work: Path) -> dict:
+    """What a perfect decoder would score on the pair's held-out frames, per direction: real
+    held-out faces of the target, nearest in head pose, pasted with the `lite` model's
+    coverage and mask (`evaluate.ceiling_scores`). No training can beat it."""
+    from swapface import evaluate, faces, media, metrics, model
+
+    settings = dataclasses.replace(model.PRESETS["lite"], coverage=0.8)  # as the arms train it
+    refs, held = {}, {}
+    for person in people:
+        train, held[person] = (media.list_inputs([folder]) for folder in split(person, work))
+        refs[person] = metrics.reference_set(train[:: max(1, len(train) // REFERENCES)][:REFERENCES])
+    result = {}
+    for key, source, target in (("a2b", *people), ("b2a", *people[::-1])):
+        images = [media.read_image(path) for path in held[source]]
+        found = [(image, face.landmarks) for image in images if (face := faces.largest_face(image)) is not None]
+        inputs, landmarks = (list(column) for column in zip(*found))
+        scores = evaluate.ceiling_scores(inputs, landmarks, held[target], refs[target], refs[source], settings)
+        result[key] = {name: scores[name] for name in SCALARS}
+    return result
+
+
 def run_arm(people: tuple[str, str], arm: str, sittings: list[float], work: Path, points: list) -> None:
     """Train `arm` sitting by sitting (skipping those in `points`), scoring after each."""
     from swapface import checkpoints
@@ -103,9 +131,10 @@ def save(points: list, work: Path) -> None:
 def table(points: list) -> str:
     rows = ["| pair | arm | minutes | steps | A -> B recognised | median to B | B -> A recognised | median to A |",
             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for p in sorted(points, key=lambda p: (p["pair"], p["arm"], p["minutes"])):
+    for p in sorted(points, key=lambda p: (p["pair"], p["arm"] != "ceiling", p["arm"], p["minutes"] or 0)):
         a2b, b2a = p["a2b"], p["b2a"]
-        rows.append(f"| {p['pair']} | {p['arm']} | {p['minutes']:g} | {p['steps']} | {a2b['recognised']:.0%} | "
+        minutes, steps = (f"{p['minutes']:g}", p["steps"]) if p["minutes"] is not None else ("", "")  # the ceiling
+        rows.append(f"| {p['pair']} | {p['arm']} | {minutes} | {steps} | {a2b['recognised']:.0%} | "
                     f"{a2b['median_to_target']:.2f} | {b2a['recognised']:.0%} | {b2a['median_to_target']:.2f} |")
     return "\n".join(rows)
 
@@ -132,6 +161,9 @@ def plot(points: list, out: Path) -> None:
                 y = [0] + [100 * p[key]["recognised"] for p in mine]
                 ax.plot(x, y, style, marker="o", color=colours[arm], label=f"{arm}: {label}")
         ax.axhline(80, color="grey", lw=0.8, ls=":")
+        for p in (p for p in points if p["pair"] == pair and p["arm"] == "ceiling"):  # what a perfect decoder scores
+            for key, style in (("a2b", "-"), ("b2a", "--")):
+                ax.axhline(100 * p[key]["recognised"], color="black", lw=0.8, ls=style, alpha=0.5)
         ax.set(title=pair, xlabel="minutes of training (2 CPU cores)", ylim=(-3, 103))
         ax.legend(fontsize=7, loc="lower right")
     axes[0][0].set_ylabel("held-out swaps recognised as target (%)")
@@ -142,9 +174,10 @@ def plot(points: list, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("people", nargs="*", help="two folder names of ../shared/data/people")
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=["base", "scratch"])
+    parser.add_argument("--arms", nargs="*", choices=list(ARMS), default=["base", "scratch"])
     parser.add_argument("--sittings", nargs="+", type=float, default=[5, 5, 10, 10], help="minutes per sitting")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "new_pair")
+    parser.add_argument("--ceiling", action="store_true", help="also score a perfect decoder on the pair (once)")
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--plot", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "image" / "new_pair.png")
@@ -154,8 +187,13 @@ def main() -> None:
     if args.people:
         if len(args.people) != 2:
             sys.exit("give two people")
+        people = tuple(args.people)
+        if args.ceiling and not any(p["pair"] == "-".join(people) and p["arm"] == "ceiling" for p in points):
+            points.append({"pair": "-".join(people), "arm": "ceiling", "minutes": None, "steps": None,
+                           **ceiling(people, args.work)})
+            save(points, args.work)
         for arm in args.arms:
-            run_arm(tuple(args.people), arm, args.sittings, args.work, points)
+            run_arm(people, arm, args.sittings, args.work, points)
     if args.table:
         print(table(points))
     if args.plot:

@@ -98,14 +98,14 @@ def test_encode_decode(tiny, faces):
 
 
 def test_grown_model_starts_by_drawing_the_small_models_faces_larger(data_dir):
-    """`grow` keeps what trained weights learned (the bundled Trump / Cage lite model): lite2x's
+    """`grow` keeps what trained weights learned (the bundled base, a lite model): lite2x's
     128 px faces, averaged back to 64 px, are close to the lite model's own, far closer than
     a fresh lite2x's."""
     import cv2
 
     from swapface import faces, media, saving, swap
 
-    small = saving.load(ROOT / "weights" / "trump_cage")
+    small = saving.load(ROOT / "weights" / "base")
     grown, fresh = growing.grow(small, "lite2x"), sm.build("lite2x")
     assert grown.names == small.names and grown.settings.coverage == small.settings.coverage
     frame = media.read_image(data_dir / "obama" / "c001_f00024.jpg")

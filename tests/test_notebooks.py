@@ -23,7 +23,7 @@ NOTEBOOKS = {
     # FACES_* do not exist yet, so the notebook extracts them; PRETRAINED is the bundled model (a `lite`
     # one), continued and transferred for a few steps; MODEL_DIR already holds an earlier run (SETUPS).
     "2_train.ipynb": {"FACES_A": "{tmp}/faces/obama", "FACES_B": "{tmp}/faces/trump", "DATA": "../data",
-                      "PRETRAINED": "../weights", "TRANSFER_FROM": "../weights/trump_cage", "PRESET": "lite",
+                      "PRETRAINED": "../weights", "TRANSFER_FROM": "../weights/base", "PRESET": "lite",
                       "ITERATIONS": 4, "SNAPSHOTS": 2, "CONTINUE": 2, "BATCH_SIZE": 4, "HAND_STEPS": 2,
                       "MODEL_DIR": "{tmp}/models"},
     "3_prediction.ipynb": {"MODEL_DIR": "{tmp}/model", "OUTPUT": "{tmp}/out"},
@@ -31,7 +31,12 @@ NOTEBOOKS = {
                          "REFERENCES": "../data/references.npz"},
     # The bundled model's real swaps (a tiny model's would be trivially spotted); fewer detector steps.
     "5_spotting_a_swap.ipynb": {"MODEL_DIR": "../weights", "DATA": "../data", "EPOCHS": 100, "OUTPUT": "{tmp}/spotting"},
+    # Two short clips of ../shared/data/people (never committed), a few frames each, from the pretrained base.
+    "6_your_own_pair.ipynb": {"CLIP_A": "../../shared/data/people/lp_d0/lp_d0.mp4",
+                              "CLIP_B": "../../shared/data/people/vr_5/vr_5.mp4", "NAMES": ["lp_d0", "vr_5"],
+                              "PRETRAINED": "../weights/base", "MINUTES": 0.05, "EVERY": 6, "OUTPUT": "{tmp}/own"},
 }
+PEOPLE = ROOT.parent / "shared" / "data" / "people"
 
 
 def _aligned_faces(folder: Path, size: int = 256) -> list[dict]:
@@ -111,11 +116,11 @@ def check_training(tmp: Path) -> None:
     for name in (train.PREVIEW_FILE, train.LOSS_FILE):
         assert (run / "scratch" / name).stat().st_size > 1000, name
 
-    # 3. transfer: from a different pair's weights (Trump / Cage), encoder frozen a while
+    # 3. transfer: from the pretrained base (13 people in two groups), encoder frozen a while
     transfer = checkpoints.load_state(run / "transfer")
     donor = saving.read_config(NOTEBOOK_DIR / params["TRANSFER_FROM"])["names"]
     assert transfer["pretrained"] == params["TRANSFER_FROM"] and transfer["iteration"] == params["ITERATIONS"]
-    assert transfer["names"] == ["obama", "trump"] and donor == {"a": "trump", "b": "cage"}
+    assert transfer["names"] == ["obama", "trump"] and donor == {"a": "group_a", "b": "group_b"}
     assert transfer["frozen_until"] == params["ITERATIONS"] // 4
 
 
@@ -181,11 +186,36 @@ def check_spotting(tmp: Path) -> None:
     assert any("assertion.dataHash.mismatch" in text for text in texts)  # a changed byte breaks the C2PA hash
 
 
+def need_people(tmp: Path) -> None:
+    if not PEOPLE.is_dir():
+        pytest.skip(f"{PEOPLE} not present (the people clips live beside the project)")
+
+
+def check_own_pair(tmp: Path) -> None:
+    from swapface import checkpoints, provenance, saving, videoio
+    params = NOTEBOOKS["6_your_own_pair.ipynb"]
+    for name, clip in zip(params["NAMES"], (params["CLIP_A"], params["CLIP_B"])):
+        frames = videoio.video_info(NOTEBOOK_DIR / clip).frames
+        train, held = (sorted((tmp / "own" / name / part).glob("*.jpg")) for part in ("train", "held"))
+        assert len(train) + len(held) == -(-frames // params["EVERY"])  # every EVERY-th frame, each once
+        assert int(train[-1].stem.rsplit("_f", 1)[1]) < int(held[0].stem.rsplit("_f", 1)[1])  # split by time
+        assert len(_aligned_faces(tmp / "own" / name / "faces")) == len(train)  # one face per frame
+    state = checkpoints.load_state(tmp / "own" / "model")
+    assert state["pretrained"] == params["PRETRAINED"] and state["names"] == params["NAMES"]
+    assert saving.read_config(tmp / "own" / "model")["preset"] == "lite"
+    clip, swapped = NOTEBOOK_DIR / params["CLIP_A"], tmp / "own" / "lp_d0_as_vr_5.mp4"
+    assert sum(1 for _ in videoio.iter_frames(swapped)) == videoio.video_info(clip).frames
+    assert videoio.read_tag(swapped) == provenance.LABEL
+    texts = [_output_text(o) for c in json.loads((tmp / "6_your_own_pair.ipynb").read_text())["cells"]
+             for o in c.get("outputs", [])]
+    assert any(re.search(r"'lp_d0 -> vr_5': '\d+% recognised", text) for text in texts)  # the score was printed
+
+
 CHECKS = {"1_training_data.ipynb": check_training_data, "2_train.ipynb": check_training,
           "3_prediction.ipynb": check_prediction, "4_evaluate.ipynb": check_evaluation,
-          "5_spotting_a_swap.ipynb": check_spotting}
+          "5_spotting_a_swap.ipynb": check_spotting, "6_your_own_pair.ipynb": check_own_pair}
 SETUPS = {"2_train.ipynb": make_earlier_run, "3_prediction.ipynb": make_tiny_model,
-          "4_evaluate.ipynb": make_tiny_model}  # run before the notebook
+          "4_evaluate.ipynb": make_tiny_model, "6_your_own_pair.ipynb": need_people}  # run before the notebook
 
 # What a saved or executed notebook must never show: TensorFlow's C++ start-up lines, widget
 # progress bars (saved without their state they read "0%"), a bar whose last state is 0%, and
