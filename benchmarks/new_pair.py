@@ -64,30 +64,32 @@ def faces_of(person: str, work: Path) -> Path:
     return faces
 
 
+def references(person: str, work: Path):
+    """(N, 128) descriptors of REFERENCES training frames of `person`, spread over the clip."""
+    from swapface import media, metrics
+
+    train = media.list_inputs([split(person, work)[0]])
+    return metrics.reference_set(train[:: max(1, len(train) // REFERENCES)][:REFERENCES])
+
+
 def score(model_dir: Path, people: tuple[str, str], work: Path) -> dict:
     """The strict identity check of the model in `model_dir` on both people's held-out frames."""
-    from swapface import evaluate, media, metrics, saving
+    from swapface import evaluate, media, saving
 
-    frames = {p: media.list_inputs([split(p, work)[1]]) for p in people}
-    refs = {}
-    for person in people:
-        train = media.list_inputs([split(person, work)[0]])
-        refs[person] = metrics.reference_set(train[:: max(1, len(train) // REFERENCES)][:REFERENCES])
-    net = saving.load(model_dir)
-    return evaluate.identity_check(net, frames[people[0]], frames[people[1]], refs[people[0]], refs[people[1]])
+    frames = [media.list_inputs([split(person, work)[1]]) for person in people]
+    refs = [references(person, work) for person in people]
+    return evaluate.identity_check(saving.load(model_dir), *frames, *refs)
 
 
 def ceiling(people: tuple[str, str], work: Path) -> dict:
     """What a perfect decoder would score on the pair's held-out frames, per direction: real
     held-out faces of the target, nearest in head pose, pasted with the `lite` model's
     coverage and mask (`evaluate.ceiling_scores`). No training can beat it."""
-    from swapface import evaluate, faces, media, metrics, model
+    from swapface import evaluate, faces, media, model
 
     settings = dataclasses.replace(model.PRESETS["lite"], coverage=0.8)  # as the arms train it
-    refs, held = {}, {}
-    for person in people:
-        train, held[person] = (media.list_inputs([folder]) for folder in split(person, work))
-        refs[person] = metrics.reference_set(train[:: max(1, len(train) // REFERENCES)][:REFERENCES])
+    held = {person: media.list_inputs([split(person, work)[1]]) for person in people}
+    refs = {person: references(person, work) for person in people}
     result = {}
     for key, source, target in (("a2b", *people), ("b2a", *people[::-1])):
         images = [media.read_image(path) for path in held[source]]
