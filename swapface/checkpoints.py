@@ -100,9 +100,11 @@ def inner_optimizer(optimizer):
     return getattr(optimizer, "inner_optimizer", optimizer)
 
 
-def _write_snapshot(net: FaceSwapModel, folder: Path, state: dict) -> None:
+def _write_snapshot(net: FaceSwapModel, folder: Path, state: dict, extra=None) -> None:
     """Every file of one checkpoint into `folder`, each written atomically and fsynced."""
     saving.save(net, folder, extra={"iteration": state["iteration"]})
+    if extra is not None:
+        extra(folder)
     for side, name in OPTIMIZER_FILES.items():
         save_optimizer(inner_optimizer(net.autoencoder(side).optimizer), folder / name)
     text = json.dumps(state) + "\n"
@@ -153,8 +155,11 @@ def _snapshot_name(root: Path, iteration: int, live: Path | None) -> str:
     return f"{name}-1" if live is not None and (root / name).resolve() == live else name
 
 
-def save_checkpoint(net: FaceSwapModel, model_dir: str | Path, state: dict) -> Path:
+def save_checkpoint(net: FaceSwapModel, model_dir: str | Path, state: dict, extra=None) -> Path:
     """Write a complete checkpoint of `net` and `state` (with "iteration"); returns its folder.
+
+    `extra(folder)`, if given, writes more files into it (the discriminators of
+    `swapface.adversarial`), inside the same all-or-nothing commit.
 
     Why a SIGKILL at any moment leaves a loadable checkpoint: files go into
     checkpoints/<iteration>.tmp, each fsynced; the folder is then renamed to
@@ -168,7 +173,7 @@ def save_checkpoint(net: FaceSwapModel, model_dir: str | Path, state: dict) -> P
     name = _snapshot_name(root, state["iteration"], latest_checkpoint(model_dir))
     final, temporary = root / name, root / f"{name}.tmp"
     shutil.rmtree(temporary, ignore_errors=True)
-    _write_snapshot(net, temporary, state)
+    _write_snapshot(net, temporary, state, extra)
     if final.exists():
         shutil.rmtree(final)  # a complete but uncommitted snapshot of a killed run (never the live one)
     os.replace(temporary, final)

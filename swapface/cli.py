@@ -157,6 +157,8 @@ def _train_parser(sub) -> None:
                    help="with --mask-loss: weight of eyes and mouth relative to the rest of the face")
     p.add_argument("--edges", type=float, default=defaults.loss.edges, metavar="W",
                    help="weight of an L1 loss on pixel differences (rewards sharp edges; 0: none, as 2017)")
+    p.add_argument("--adversarial", type=float, default=defaults.loss.adversarial, metavar="W",
+                   help="weight of a patch discriminator's verdict (rewards plausible texture, faceswap-GAN; 0: none)")
     p.add_argument("--coverage", type=float, default=None, metavar="C",
                    help=f"share of the model's square the mean face spans (default: saved, else "
                         f"{MODEL_COVERAGE}; 2017: 1.0)")

@@ -102,7 +102,7 @@ def run_train(args) -> int:
         distribute=args.distribute, precision="mixed" if args.mixed_precision else args.precision,
         names=tuple(args.names) if args.names else None, coverage=args.coverage, learned_mask=args.learned_mask,
         loss=LossSettings(kind=args.loss, masked=args.mask_loss, eye_mouth=args.eye_mouth,
-                          edges=args.edges))
+                          edges=args.edges, adversarial=args.adversarial))
     if args.recipe_2017:
         settings = dataclasses.replace(settings, **train.RECIPE_2017)
     state = checkpoints.load_state(args.model_dir)

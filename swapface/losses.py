@@ -10,6 +10,9 @@
   face, 1 on eyes and mouth. The L1 term then counts only the face, eyes and mouth
   `eye_mouth` times more, and DSSIM sees the face alone: capacity goes to what a face
   recogniser (and a person) looks at, not to the background the blend throws away.
+* **Adversarial** (faceswap-GAN): a patch discriminator's verdict on the drawn face. It needs
+  a second network trained alongside, so it lives in `swapface.adversarial`; `make_loss`
+  is the pixel part, the same with or without it.
 * **Edges** (the gradient difference loss of Mathieu et al. 2016, "Deep multi-scale video
   prediction beyond mean square error"; faceswap's "gradient loss"): L1 between the
   horizontal and vertical pixel differences of output and target. A blurred edge of
@@ -45,6 +48,7 @@ class LossSettings:
     masked: bool = False  # use the targets' weight channel: the face only, see the module text
     eye_mouth: float = 3.0  # with `masked`: eyes and mouth count this many times the rest of the face
     edges: float = 0.0  # weight of the edge (gradient difference) term; 0: none, as 2017
+    adversarial: float = 0.0  # weight of a patch discriminator's verdict (`swapface.adversarial`); 0: none, as 2017
 
     def __post_init__(self):
         if self.kind not in KINDS:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from swapface import batches, checkpoints, devices, figures, geometry, losses, media, trainset, warp
+from swapface import adversarial, batches, checkpoints, devices, figures, geometry, losses, media, trainset, warp
 from swapface import growing, model as sm, saving
 from swapface.model import FaceSwapModel
 
@@ -142,8 +143,13 @@ def _train_on_batch(autoencoder) -> Callable[[np.ndarray, np.ndarray], float]:
     return lambda warped, target: float(autoencoder.train_on_batch(warped, target))
 
 
-def make_steps(net: FaceSwapModel, strategy=None) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
-    """{"a": step, "b": step}: step(warped, target) takes one Adam step, returns the batch's loss."""
+def make_steps(net: FaceSwapModel, strategy=None, sides: dict | None = None) -> dict[str, Callable[[np.ndarray, np.ndarray], float]]:
+    """{"a": step, "b": step}: step(warped, target) takes one Adam step, returns the batch's loss.
+
+    `sides` (`adversarial.build`) adds the adversarial term: a discriminator step before each.
+    """
+    if sides is not None:
+        return {side: functools.partial(adversarial.step, sides[side]) for side in "ab"}
     if strategy is None:
         return {side: _train_on_batch(net.autoencoder(side)) for side in "ab"}
     return {side: devices.distributed_step(net.autoencoder(side), strategy) for side in "ab"}
@@ -173,6 +179,8 @@ class _Run:
     frozen: bool = False  # whether the encoder is frozen now
     saved: int = -1  # iteration of the last checkpoint written (or loaded)
     steps: dict = dataclasses.field(default_factory=dict)
+    loss: losses.LossSettings = RECIPE_LOSS  # the loss trained on
+    discriminators: dict | None = None  # {"a": .., "b": ..} with the adversarial term, checkpointed too
 
     def scope(self):
         return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
@@ -183,7 +191,9 @@ class _Run:
             if frozen or self.frozen:
                 set_encoder_frozen(self.net, frozen)
                 log.info("encoder %s at iteration %d", "frozen" if frozen else "thawed", self.state["iteration"])
-            self.steps = make_steps(self.net, self.strategy)
+            sides = None if self.discriminators is None else \
+                adversarial.build(self.net, self.loss.adversarial, self.loss, self.discriminators)
+            self.steps = make_steps(self.net, self.strategy, sides)
         self.frozen = frozen
 
     def save(self) -> None:
@@ -199,7 +209,8 @@ class _Run:
             return
         # Trim: a Ctrl-C between the two sides' steps may have left one loss too many.
         state = {**self.state, "losses": {side: self.state["losses"][side][:iteration] for side in "ab"}}
-        checkpoints.save_checkpoint(self.net, self.model_dir, state)
+        extra = None if self.discriminators is None else functools.partial(adversarial.save, self.discriminators)
+        checkpoints.save_checkpoint(self.net, self.model_dir, state, extra)
         self.saved = iteration
         preview = figures.preview_figure(rows, title=f"iteration {iteration}")
         figures.save(preview, self.model_dir / PREVIEW_FILE)
@@ -221,6 +232,7 @@ class Budget:
     MEASURED = 10  # steps timed for the rate (class constant)
     start: float | None = None  # clock() at the first step
     measure_from: float | None = None  # clock() after the warm-up
+    expected: int | None = None  # the iteration the budget should reach, once the rate is measured
     clock = staticmethod(time.monotonic)  # seconds (class attribute): a test may set a clock of its own
 
     def spent(self, iteration: int) -> bool:
@@ -234,6 +246,7 @@ class Budget:
         elif done == self.WARMUP + self.MEASURED and self.measure_from is not None:
             rate = self.MEASURED / max(now - self.measure_from, 1e-9)
             more = rate * max(self.minutes * 60 - (now - self.start), 0)  # steps the time left buys
+            self.expected = int(iteration + more)
             log.info("measured %.2f steps/s: %g minutes buy about %d steps, to iteration %d",
                      rate, self.minutes, done + more, iteration + more)
         return now - self.start >= self.minutes * 60
@@ -241,16 +254,21 @@ class Budget:
 
 def _loop(run: _Run, stream: batches.BatchStream, settings: TrainSettings, progress: bool, callback=None) -> None:
     state, losses = run.state, run.state["losses"]
-    bar = tqdm(total=settings.iterations, initial=state["iteration"], unit="step", desc="train",
-               disable=not progress, dynamic_ncols=True)
+    budget = Budget(settings.minutes, state["iteration"]) if settings.minutes is not None else None
+    # Under a time budget the step count is not the end: the bar's total is the budget's
+    # estimate, once it has measured the rate.
+    bar = tqdm(total=settings.iterations if budget is None else None, initial=state["iteration"], unit="step",
+               desc="train", disable=not progress, dynamic_ncols=True)
     if state["iteration"] >= settings.iterations:
         log.info("already at iteration %d of %d: nothing to do", state["iteration"], settings.iterations)
-    budget = Budget(settings.minutes, state["iteration"]) if settings.minutes is not None else None
     try:
         while state["iteration"] < settings.iterations:
             if budget is not None and budget.spent(state["iteration"]):
                 log.info("%g minutes of training spent at iteration %d: saving", settings.minutes, state["iteration"])
                 break
+            if budget is not None and budget.expected is not None and bar.total is None:
+                bar.total = min(settings.iterations, budget.expected)
+                bar.refresh()
             if run.frozen and state["iteration"] >= state["frozen_until"]:
                 run.set_frozen(False)
             warped_a, target_a, warped_b, target_b = next(stream)
@@ -296,6 +314,8 @@ def train(faces_a, faces_b, model_dir: str | Path, settings: TrainSettings = Tra
 
 def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretrained, progress: bool,
            callback) -> dict:
+    if settings.distribute and settings.loss.adversarial:
+        raise ValueError("the adversarial term does not run under --distribute: train without one of them")
     trainset.check(faces_a, faces_b, model_dir, settings.names)
     state = checkpoints.load_state(model_dir)
     checkpoints.check_model_dir(model_dir, state)
@@ -328,13 +348,19 @@ def _train(faces_a, faces_b, model_dir: Path, settings: TrainSettings, pretraine
         checkpoints.record_sources(model_dir, faces_a, faces_b)
     state = state or checkpoints.new_state(settings.seed, pretrained, settings.freeze_encoder_for)
     loss = dataclasses.asdict(settings.loss)
-    if state.get("loss", loss) != loss:  # allowed (a recipe may change mid-run), never silent
+    # Keys added since a run began (adversarial) take their defaults: that run trained without them.
+    if {**dataclasses.asdict(losses.LossSettings()), **state.get("loss", loss)} != loss:  # allowed, never silent
         log.warning("resuming with loss %s; the run so far used %s", loss, state["loss"])
     state.update(names=list(names), preset=net.settings.name, batch_size=settings.batch_size, loss=loss)
     (train_a, preview_a), (train_b, preview_b) = (trainset.split(f, settings.preview_faces, view, state["seed"])
                                                   for f in faces)
+    discriminators = None
+    if settings.loss.adversarial:
+        with devices.policy(precision):
+            discriminators = adversarial.open_discriminators(net.settings.image_size, start if resumed else None)
     run = _Run(net, state, model_dir, (preview_a, preview_b), strategy,
-               writes=strategy is None or devices.is_chief(), saved=state["iteration"] if resumed else -1)
+               writes=strategy is None or devices.is_chief(), saved=state["iteration"] if resumed else -1,
+               loss=settings.loss, discriminators=discriminators)
     run.set_frozen(state["iteration"] < state["frozen_until"])
     shift = batches.colour_shift(train_a, train_b) if settings.match_colour else None
     with batches.BatchStream(train_a, train_b, batch_settings(settings, state["seed"]), start=state["iteration"],
