@@ -25,7 +25,8 @@ test: install $(VENV)/.torch
 	# the package only uses keras.ops, and this keeps it so. Subprocess runs are TensorFlow's.
 	if $(PY) -c "import torch" 2>/dev/null; then \
 		KERAS_BACKEND=torch $(PY) -m pytest -q -ra -p no:cacheprovider -m "not slow" \
-			tests/test_model.py tests/test_saving.py tests/test_losses.py tests/test_train.py; \
+			tests/test_model.py tests/test_saving.py tests/test_losses.py tests/test_train.py \
+			tests/test_adversarial.py::test_each_step_moves_only_its_own_networks; \
 	else echo "PyTorch could not be installed: the second-backend run is skipped"; fi
 
 # PyTorch's CPU build for the second-backend tests: the wheel on disk where there is one
