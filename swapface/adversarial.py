@@ -4,9 +4,9 @@ L1 and DSSIM pay for every pixel that differs from the target. Where the fine de
 face (pores, iris rims, the gaps between teeth) cannot be predicted exactly from the
 warped input, the cheapest answer under them is the average of the possibilities: a smooth
 face. A discriminator does not compare with one target; it learns what real faces of
-this person look like in patches (~30 px at 128 px) and the decoder is paid for patches it
-cannot tell from real ones, so drawing plausible texture pays even where its exact place
-is a guess (Isola et al. 2017, "Image-to-image translation with conditional adversarial
+this person look like, window by window (~80 px of a 128 px face), and the decoder is paid
+for windows it cannot tell from real ones, so drawing plausible texture pays even where its
+exact place is a guess (Isola et al. 2017, "Image-to-image translation with conditional adversarial
 networks": PatchGAN; Mao et al. 2017: the least-squares loss used here, steadier than
 log-loss).
 
@@ -40,20 +40,22 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 from swapface import checkpoints, files, losses
 
 log = logging.getLogger(__name__)
 
-FILTERS = (32, 64, 128)  # the discriminator's 4x4 stride-2 convs: ~10% of lite2x's step, patches of ~30 px
+FILTERS = (32, 64, 128)  # the discriminator's first 4x4 stride-2 convs: narrow, since each step runs it three times
 LEARNING_RATE = 1e-4  # the discriminator's Adam (beta_1 0.5, as DCGAN): half the decoders', so it does not win outright
 
 
 def build_discriminator(image_size: int, name: str) -> keras.Model:
     """Face (N, S, S, 3) float32 in [0, 1] -> (N, S/16, S/16, 1) "real" scores, one per patch.
 
-    Each score sees a window of about 30 px; least-squares targets: 1 real, 0 drawn.
+    Each score sees a window of about 80 px (PatchGAN's is 70): big enough for an eye or a
+    mouth, small enough that it judges texture, not who the face is. Least-squares targets:
+    1 real, 0 drawn.
     """
     face = keras.Input((image_size, image_size, 3), name="face")
     x = layers.Rescaling(2.0, offset=-1.0, name="centre")(face)  # [-1, 1]: zero-centred inputs train faster

@@ -30,7 +30,8 @@ def measure(model_dir: Path, hours: float, earlier_steps: int) -> dict:
     step = earlier_steps + state["iteration"] if state else extra.get("iterations", extra.get("iteration"))
     refs = metrics.load_references(ROOT / "data" / "references.npz")  # identity_check.py's, saved
     result = evaluate.identity_check(net, held_out("obama"), held_out("trump"), refs["obama"], refs["trump"])
-    return {"step": step, "hours": hours, "preset": net.settings.name, **result}
+    adversarial = (state or {}).get("loss", {}).get("adversarial", 0.0)  # the term's weight, where one trained with it
+    return {"step": step, "hours": hours, "preset": net.settings.name, "adversarial": adversarial, **result}
 
 
 def main() -> None:
@@ -55,9 +56,11 @@ def main() -> None:
         # The 128 px aims: sharper than any 64 px model can be Trump -> Obama (its ceiling is 0.40),
         # and 0.10 Obama -> Trump, where even a perfect 128 px decoder reaches only 0.17.
         small = [p["hours"] for p in points if p.get("preset", "lite") == "lite"]  # early points name no preset
+        plain = [p["hours"] for p in points if not p.get("adversarial")]
+        marks = [(max(small), "grown to 128 px")] if len(small) < len(points) else []
+        marks += [(max(plain), "adversarial term")] if len(plain) < len(points) else []
         figure = figures.learning_curve_figure(points, {"a2b": "Obama -> Trump", "b2a": "Trump -> Obama"},
-                                               detail_target={"a2b": 0.10, "b2a": 0.40},
-                                               marks=[(max(small), "grown to 128 px")] if len(small) < len(points) else ())
+                                               detail_target={"a2b": 0.10, "b2a": 0.40}, marks=marks)
         figures.save(figure, args.out)
 
 
