@@ -20,7 +20,7 @@ One training step of a side, with `weight` the term's share next to the pixel lo
 
 Faces are BGR float32 in [0, 1], (N, S, S, 3); targets may carry the weight channel of
 `swapface.batches.face_weights` as a 4th channel (its face mask is used). Written with Keras
-layers and `keras.ops`; the steps are Keras' own `train_on_batch`, so any backend works.
+layers; the steps are Keras' own `train_on_batch`, so any backend works.
 
 Example:
     >>> from swapface import model as sm
