@@ -22,11 +22,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 def measure(model_dir: Path, hours: float, earlier_steps: int) -> dict:
     from identity_check import held_out
 
-    from swapface import checkpoints, evaluate, metrics, saving
+    from swapface import checkpoints, evaluate, files, metrics, saving
 
     net = saving.load(model_dir)
     extra = saving.read_config(model_dir)["extra"]
-    state = checkpoints.load_state(model_dir)  # a training checkpoint counts the steps of its own run only
+    # A training checkpoint counts the steps of its own run only: a model folder's latest one,
+    # or a single checkpoint folder copied out of checkpoints/ (its state.json beside the weights).
+    single = model_dir / checkpoints.STATE_FILE
+    state = checkpoints.load_state(model_dir) or (files.read_json(single, "training state") if single.is_file() else None)
     step = earlier_steps + state["iteration"] if state else extra.get("iterations", extra.get("iteration"))
     refs = metrics.load_references(ROOT / "data" / "references.npz")  # identity_check.py's, saved
     result = evaluate.identity_check(net, held_out("obama"), held_out("trump"), refs["obama"], refs["trump"])
