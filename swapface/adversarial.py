@@ -10,12 +10,12 @@ exact place is a guess (Isola et al. 2017, "Image-to-image translation with cond
 networks": PatchGAN; Mao et al. 2017: the least-squares loss used here, steadier than
 log-loss).
 
-One training step of a side, with `weight` the term's share next to the pixel loss:
+One training step of a side, with `LossSettings.adversarial` the term's weight next to the pixel loss:
 
 1. the discriminator takes one Adam step on the side's real target faces (label 1) and
    the decoder's current drawings of them (label 0), both masked to the face (the blend
    throws the background away, so the discriminator should not look at it);
-2. the autoencoder takes one step on its pixel loss plus `weight` x the discriminator's
+2. the autoencoder takes one step on its pixel loss plus that weight x the discriminator's
    squared distance from "real" on its drawings, the discriminator frozen.
 
 Faces are BGR float32 in [0, 1], (N, S, S, 3); targets may carry the weight channel of
@@ -25,7 +25,7 @@ layers; the steps are Keras' own `train_on_batch`, so any backend works.
 Example:
     >>> from swapface import model as sm
     >>> net = sm.build("tiny")
-    >>> sides = build(net, weight=0.1)
+    >>> sides = build(net, losses.LossSettings(adversarial=0.1))
     >>> faces = np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)
     >>> loss = step(sides["a"], faces, faces)  # one discriminator and one autoencoder step
     >>> loss > 0
@@ -77,8 +77,7 @@ class Side:
     combined: keras.Model  # [face, mask] -> [autoencoder output, scores of its masked drawing]
 
 
-def _combined(autoencoder: keras.Model, discriminator: keras.Model, loss_settings: losses.LossSettings,
-              weight: float) -> keras.Model:
+def _combined(autoencoder: keras.Model, discriminator: keras.Model, loss_settings: losses.LossSettings) -> keras.Model:
     size = autoencoder.input_shape[1]
     face = keras.Input((size, size, 3), name="face")
     mask = keras.Input((size, size, 1), name="mask")
@@ -88,7 +87,7 @@ def _combined(autoencoder: keras.Model, discriminator: keras.Model, loss_setting
     discriminator.trainable = False  # the autoencoder's step leaves the discriminator alone
     # The autoencoder's own Adam: the trainable variables are the same, so its moments carry on.
     combined.compile(optimizer=autoencoder.optimizer, loss=[losses.make_loss(loss_settings), "mean_squared_error"],
-                     loss_weights=[1.0, weight])
+                     loss_weights=[1.0, loss_settings.adversarial])
     discriminator.trainable = True
     return combined
 
@@ -101,9 +100,9 @@ def new_discriminator(image_size: int, side: str) -> keras.Model:
     return discriminator
 
 
-def build(net, weight: float, loss_settings: losses.LossSettings = losses.LossSettings(),
-          discriminators: dict[str, keras.Model] | None = None) -> dict[str, Side]:
-    """{"a": Side, "b": Side} for a `FaceSwapModel`; `discriminators` reuses trained ones.
+def build(net, loss_settings: losses.LossSettings, discriminators: dict[str, keras.Model] | None = None) -> dict[str, Side]:
+    """{"a": Side, "b": Side} for a `FaceSwapModel`, the term weighted by `loss_settings.adversarial`;
+    `discriminators` reuses trained ones.
 
     Call again after recompiling the autoencoders (freezing the encoder): the combined
     models are compiled for the variables trainable at that moment.
@@ -112,7 +111,7 @@ def build(net, weight: float, loss_settings: losses.LossSettings = losses.LossSe
     for side in "ab":
         discriminator = (discriminators or {}).get(side) or new_discriminator(net.settings.image_size, side)
         autoencoder = net.autoencoder(side)
-        sides[side] = Side(autoencoder, discriminator, _combined(autoencoder, discriminator, loss_settings, weight))
+        sides[side] = Side(autoencoder, discriminator, _combined(autoencoder, discriminator, loss_settings))
     return sides
 
 

@@ -192,7 +192,7 @@ class _Run:
                 set_encoder_frozen(self.net, frozen)
                 log.info("encoder %s at iteration %d", "frozen" if frozen else "thawed", self.state["iteration"])
             sides = None if self.discriminators is None else \
-                adversarial.build(self.net, self.loss.adversarial, self.loss, self.discriminators)
+                adversarial.build(self.net, self.loss, self.discriminators)
             self.steps = make_steps(self.net, self.strategy, sides)
         self.frozen = frozen
 

@@ -55,7 +55,7 @@ def test_each_step_moves_only_its_own_networks(real_faces):
     keras.utils.set_random_seed(0)
     net = sm.build("tiny")
     losses.compile_model([net.autoencoder_a, net.autoencoder_b], train.RECIPE_LOSS)
-    sides = adversarial.build(net, 0.1, train.RECIPE_LOSS)
+    sides = adversarial.build(net, TINY.loss)
     side = sides["a"]
     faces = real_faces[:4]
     target = np.concatenate([faces, np.full(faces.shape[:3] + (1,), 0.5, np.float32)], axis=-1)  # the face everywhere
