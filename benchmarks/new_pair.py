@@ -1,7 +1,7 @@
 """A new pair in half an hour? Held-out swaps recognised as the target per CPU-minute of
 training, from scratch, from the pretrained base and from the 64 px Obama/Trump bundle.
 
-    python benchmarks/new_pair.py katiehill lp_d10 [--arms base scratch demo64] [--sittings 5 5 10 10] [--ceiling]
+    python benchmarks/new_pair.py katiehill lp_d10 [--arms base scratch demo64] [--sittings 5 5 10 10] [--ceiling] [--seed N]
     python benchmarks/new_pair.py --table | --plot [--out image/new_pair.png]
 
 Two people of ../shared/data/people/, both held out of `weights/base` (weights/base_faces.sh
@@ -15,6 +15,10 @@ recognition radius of its centroid and nearer the target than the source). Point
 WORK/curve.json; a stopped run skips the sittings it has. The `demo64` arm needs the 64 px
 bundle: `git archive 3533f99 weights | tar -x -C runs/weights-v3`. Run nothing else meanwhile:
 the budget is wall-clock minutes.
+
+`--seed N` (N > 0) repeats an arm with other augmentation and fresh weights, beside the seed-0
+run (its own model folder, its own points): how far apart two runs of one arm land says how
+large a difference between arms must be to mean something.
 
 `--ceiling` also scores a perfect decoder once per pair: real held-out faces of the target
 pasted with the same coverage and mask. It bounds what any training can reach: the pasted
@@ -100,28 +104,29 @@ def ceiling(people: tuple[str, str], work: Path) -> dict:
     return result
 
 
-def run_arm(people: tuple[str, str], arm: str, sittings: list[float], work: Path, points: list) -> None:
+def run_arm(people: tuple[str, str], arm: str, sittings: list[float], work: Path, points: list, seed: int = 0) -> None:
     """Train `arm` sitting by sitting (skipping those in `points`), scoring after each."""
     from swapface import checkpoints
 
     pair = "-".join(people)
-    model_dir = work / pair / arm
+    model_dir = work / pair / (arm if seed == 0 else f"{arm}-seed{seed}")  # seed 0 keeps the first runs' folders
     minutes = 0.0
     for sitting in sittings:
         minutes += sitting
-        if any(p["pair"] == pair and p["arm"] == arm and p["minutes"] == minutes for p in points):
+        if any(p["pair"] == pair and p["arm"] == arm and p.get("seed", 0) == seed and p["minutes"] == minutes
+               for p in points):
             continue
         command = ["swapface", "train", *(str(faces_of(p, work)) for p in people), "-m", str(model_dir),
                    "--preset", "lite", "--batch-size", "16", "--save-every", "500", "--coverage", "0.8",
-                   "--names", *people, "--minutes", str(sitting)]
+                   "--names", *people, "--minutes", str(sitting), "--seed", str(seed)]
         if ARMS[arm] is not None:
             command += ["--pretrained", str(ARMS[arm])]  # ignored when resuming
         subprocess.run(command, check=True)
         result = score(model_dir, people, work)
         steps = checkpoints.load_state(model_dir)["iteration"]
-        points.append({"pair": pair, "arm": arm, "minutes": minutes, "steps": steps, **result})
+        points.append({"pair": pair, "arm": arm, "seed": seed, "minutes": minutes, "steps": steps, **result})
         save(points, work)
-        print(f"{pair} {arm} {minutes:g} min ({steps} steps): recognised {result['a2b']['recognised']:.0%} / "
+        print(f"{pair} {arm} seed {seed} {minutes:g} min ({steps} steps): recognised {result['a2b']['recognised']:.0%} / "
               f"{result['b2a']['recognised']:.0%}", flush=True)
 
 
@@ -133,17 +138,18 @@ def save(points: list, work: Path) -> None:
 def table(points: list) -> str:
     rows = ["| pair | arm | minutes | steps | A -> B recognised | median to B | B -> A recognised | median to A |",
             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for p in sorted(points, key=lambda p: (p["pair"], p["arm"] != "ceiling", p["arm"], p["minutes"] or 0)):
+    for p in sorted(points, key=lambda p: (p["pair"], p["arm"] != "ceiling", p["arm"], p.get("seed", 0), p["minutes"] or 0)):
         a2b, b2a = p["a2b"], p["b2a"]
         minutes, steps = (f"{p['minutes']:g}", p["steps"]) if p["minutes"] is not None else ("", "")  # the ceiling
-        rows.append(f"| {p['pair']} | {p['arm']} | {minutes} | {steps} | {a2b['recognised']:.0%} | "
+        arm = p["arm"] + (f" (seed {p['seed']})" if p.get("seed", 0) else "")
+        rows.append(f"| {p['pair']} | {arm} | {minutes} | {steps} | {a2b['recognised']:.0%} | "
                     f"{a2b['median_to_target']:.2f} | {b2a['recognised']:.0%} | {b2a['median_to_target']:.2f} |")
     return "\n".join(rows)
 
 
 def plot(points: list, out: Path) -> None:
     """Recognised as the target against training minutes: one panel per pair, a line per arm
-    and direction (solid A -> B, dashed B -> A)."""
+    and direction (solid A -> B, dashed B -> A); repeats with another seed thin and pale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -154,14 +160,16 @@ def plot(points: list, out: Path) -> None:
     colours = {"base": "tab:green", "scratch": "tab:red", "demo64": "tab:blue"}
     for ax, pair in zip(axes[0], pairs):
         a, b = pair.split("-")
-        for arm in colours:
-            mine = sorted((p for p in points if p["pair"] == pair and p["arm"] == arm), key=lambda p: p["minutes"])
-            if not mine:
-                continue
+        runs = sorted({(p["arm"], p.get("seed", 0)) for p in points if p["pair"] == pair and p["arm"] in colours})
+        for arm, seed in runs:
+            mine = sorted((p for p in points if p["pair"] == pair and p["arm"] == arm and p.get("seed", 0) == seed),
+                          key=lambda p: p["minutes"])
             x = [0] + [p["minutes"] for p in mine]
             for key, style, label in (("a2b", "-", f"{a} -> {b}"), ("b2a", "--", f"{b} -> {a}")):
                 y = [0] + [100 * p[key]["recognised"] for p in mine]
-                ax.plot(x, y, style, marker="o", color=colours[arm], label=f"{arm}: {label}")
+                repeat = {"lw": 0.9, "alpha": 0.45, "markersize": 3} if seed else {}
+                ax.plot(x, y, style, marker="o", color=colours[arm],
+                        label=f"{arm}{f' seed {seed}' if seed else ''}: {label}", **repeat)
         ax.axhline(80, color="grey", lw=0.8, ls=":")
         for p in (p for p in points if p["pair"] == pair and p["arm"] == "ceiling"):  # what a perfect decoder scores
             for key, style in (("a2b", "-"), ("b2a", "--")):
@@ -180,6 +188,7 @@ def main() -> None:
     parser.add_argument("--sittings", nargs="+", type=float, default=[5, 5, 10, 10], help="minutes per sitting")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "new_pair")
     parser.add_argument("--ceiling", action="store_true", help="also score a perfect decoder on the pair (once)")
+    parser.add_argument("--seed", type=int, default=0, help="another seed repeats an arm beside the first run")
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--plot", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "image" / "new_pair.png")
@@ -195,7 +204,7 @@ def main() -> None:
                            **ceiling(people, args.work)})
             save(points, args.work)
         for arm in args.arms:
-            run_arm(people, arm, args.sittings, args.work, points)
+            run_arm(people, arm, args.sittings, args.work, points, args.seed)
     if args.table:
         print(table(points))
     if args.plot:
