@@ -1,7 +1,8 @@
 """A new pair in half an hour? Held-out swaps recognised as the target per CPU-minute of
 training, from scratch, from the pretrained base and from the 64 px Obama/Trump bundle.
 
-    python benchmarks/new_pair.py katiehill lp_d10 [--arms base scratch demo64] [--sittings 5 5 10 10] [--ceiling] [--seed N]
+    python benchmarks/new_pair.py katiehill lp_d10 [--arms base scratch demo64] [--sittings 5 5 10 10] [--ceiling]
+        [--seed N]
     python benchmarks/new_pair.py --table | --plot [--out image/new_pair.png]
 
 Two people of ../shared/data/people/, both held out of `weights/base` (weights/base_faces.sh
@@ -104,7 +105,8 @@ def ceiling(people: tuple[str, str], work: Path) -> dict:
     return result
 
 
-def run_arm(people: tuple[str, str], arm: str, sittings: list[float], work: Path, points: list, seed: int = 0) -> None:
+def run_arm(people: tuple[str, str], arm: str, sittings: list[float], work: Path, points: list,
+            seed: int = 0) -> None:
     """Train `arm` sitting by sitting (skipping those in `points`), scoring after each."""
     from swapface import checkpoints
 
@@ -126,8 +128,8 @@ def run_arm(people: tuple[str, str], arm: str, sittings: list[float], work: Path
         steps = checkpoints.load_state(model_dir)["iteration"]
         points.append({"pair": pair, "arm": arm, "seed": seed, "minutes": minutes, "steps": steps, **result})
         save(points, work)
-        print(f"{pair} {arm} seed {seed} {minutes:g} min ({steps} steps): recognised {result['a2b']['recognised']:.0%} / "
-              f"{result['b2a']['recognised']:.0%}", flush=True)
+        print(f"{pair} {arm} seed {seed} {minutes:g} min ({steps} steps): "
+              f"recognised {result['a2b']['recognised']:.0%} / {result['b2a']['recognised']:.0%}", flush=True)
 
 
 def save(points: list, work: Path) -> None:
@@ -138,13 +140,33 @@ def save(points: list, work: Path) -> None:
 def table(points: list) -> str:
     rows = ["| pair | arm | minutes | steps | A -> B recognised | median to B | B -> A recognised | median to A |",
             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for p in sorted(points, key=lambda p: (p["pair"], p["arm"] != "ceiling", p["arm"], p.get("seed", 0), p["minutes"] or 0)):
+    for p in sorted(points, key=lambda p: (p["pair"], p["arm"] != "ceiling", p["arm"], p.get("seed", 0),
+                                           p["minutes"] or 0)):
         a2b, b2a = p["a2b"], p["b2a"]
         minutes, steps = (f"{p['minutes']:g}", p["steps"]) if p["minutes"] is not None else ("", "")  # the ceiling
         arm = p["arm"] + (f" (seed {p['seed']})" if p.get("seed", 0) else "")
         rows.append(f"| {p['pair']} | {arm} | {minutes} | {steps} | {a2b['recognised']:.0%} | "
                     f"{a2b['median_to_target']:.2f} | {b2a['recognised']:.0%} | {b2a['median_to_target']:.2f} |")
     return "\n".join(rows)
+
+
+def passable_mean(points: list) -> dict:
+    """Per arm (seed 0), the mean % recognised per sitting over the directions whose ceiling
+    is at least 50% (no training can pass the others); only directions the arm ran.
+    Returns {arm: (minutes, mean %, number of directions)}."""
+    passable = [(p["pair"], key) for p in points if p["arm"] == "ceiling" for key in ("a2b", "b2a")
+                if p[key]["recognised"] >= 0.5]
+    result = {}
+    for arm in sorted({p["arm"] for p in points} - {"ceiling"}):
+        mine = [p for p in points if p["arm"] == arm and p.get("seed", 0) == 0]
+        directions = [(pair, key) for pair, key in passable if any(p["pair"] == pair for p in mine)]
+        if not directions:
+            continue  # no ceiling scored on this arm's pairs: nothing says which directions can pass
+        minutes = sorted({p["minutes"] for p in mine})
+        mean = [100 * sum(p[key]["recognised"] for pair, key in directions for p in mine
+                          if p["pair"] == pair and p["minutes"] == m) / len(directions) for m in minutes]
+        result[arm] = (minutes, mean, len(directions))
+    return result
 
 
 def plot(points: list, out: Path) -> None:
@@ -156,8 +178,17 @@ def plot(points: list, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     pairs = sorted({p["pair"] for p in points})
-    fig, axes = plt.subplots(1, len(pairs), figsize=(5 * len(pairs), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(pairs) + 1, figsize=(5 * (len(pairs) + 1), 3.6), squeeze=False, sharey=True)
     colours = {"base": "tab:green", "scratch": "tab:red", "demo64": "tab:blue"}
+    mean_ax = axes[0][-1]
+    means = passable_mean(points)
+    for arm, (minutes, mean, count) in means.items():
+        if count < max(c for _, _, c in means.values()):
+            continue  # an arm run on fewer pairs: its mean is over other directions, not comparable
+        mean_ax.plot([0, *minutes], [0, *mean], marker="o", color=colours[arm], label=f"{arm} ({count} directions)")
+    mean_ax.set(title="mean over the directions a perfect decoder passes", xlabel="minutes of training (2 CPU cores)")
+    mean_ax.axhline(80, color="grey", lw=0.8, ls=":")
+    mean_ax.legend(fontsize=7, loc="lower right")
     for ax, pair in zip(axes[0], pairs):
         a, b = pair.split("-")
         runs = sorted({(p["arm"], p.get("seed", 0)) for p in points if p["pair"] == pair and p["arm"] in colours})
@@ -207,6 +238,9 @@ def main() -> None:
             run_arm(people, arm, args.sittings, args.work, points, args.seed)
     if args.table:
         print(table(points))
+        for arm, (minutes, mean, count) in passable_mean(points).items():
+            print(f"{arm}: mean over {count} passable directions " +
+                  ", ".join(f"{m:g} min {v:.0f}%" for m, v in zip(minutes, mean)))
     if args.plot:
         plot(points, args.out)
 
