@@ -182,8 +182,9 @@ def plot(points: list, out: Path) -> None:
     colours = {"base": "tab:green", "scratch": "tab:red", "demo64": "tab:blue"}
     mean_ax = axes[0][-1]
     means = passable_mean(points)
+    widest = max((count for _, _, count in means.values()), default=0)
     for arm, (minutes, mean, count) in means.items():
-        if count < max(c for _, _, c in means.values()):
+        if count < widest:
             continue  # an arm run on fewer pairs: its mean is over other directions, not comparable
         mean_ax.plot([0, *minutes], [0, *mean], marker="o", color=colours[arm], label=f"{arm} ({count} directions)")
     mean_ax.set(title="mean over the directions a perfect decoder passes", xlabel="minutes of training (2 CPU cores)")

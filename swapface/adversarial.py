@@ -100,7 +100,8 @@ def new_discriminator(image_size: int, side: str) -> keras.Model:
     return discriminator
 
 
-def build(net, loss_settings: losses.LossSettings, discriminators: dict[str, keras.Model] | None = None) -> dict[str, Side]:
+def build(net, loss_settings: losses.LossSettings,
+          discriminators: dict[str, keras.Model] | None = None) -> dict[str, Side]:
     """{"a": Side, "b": Side} for a `FaceSwapModel`, the term weighted by `loss_settings.adversarial`;
     `discriminators` reuses trained ones.
 

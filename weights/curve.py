@@ -29,7 +29,9 @@ def measure(model_dir: Path, hours: float, earlier_steps: int) -> dict:
     # A training checkpoint counts the steps of its own run only: a model folder's latest one,
     # or a single checkpoint folder copied out of checkpoints/ (its state.json beside the weights).
     single = model_dir / checkpoints.STATE_FILE
-    state = checkpoints.load_state(model_dir) or (files.read_json(single, "training state") if single.is_file() else None)
+    state = checkpoints.load_state(model_dir)
+    if state is None and single.is_file():
+        state = files.read_json(single, "training state")
     step = earlier_steps + state["iteration"] if state else extra.get("iterations", extra.get("iteration"))
     refs = metrics.load_references(ROOT / "data" / "references.npz")  # identity_check.py's, saved
     result = evaluate.identity_check(net, held_out("obama"), held_out("trump"), refs["obama"], refs["trump"])
